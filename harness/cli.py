@@ -1,0 +1,56 @@
+"""Shared command-line plumbing: one-line errors and exit code 2 for user mistakes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake in the user's input: reported as one line, exit code 2, no traceback."""
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input rather than a bug."""
+    from benchmarks import BenchmarkError
+    from nasi.datasets import DatasetError
+    from nasi.space import ArchError
+
+    types: list[type[BaseException]] = [UserError, ArchError, DatasetError, BenchmarkError]
+    try:
+        from nasi.scores import ScoreError
+
+        types.append(ScoreError)
+    except ImportError:  # pragma: no cover - scores not importable
+        pass
+    try:
+        from nasi.data import DataError
+
+        types.append(DataError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(types)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument on one line (no usage block) and exits with 2."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Run a CLI entry point, turning user errors into one line on stderr and exit code 2."""
+    try:
+        code = main(argv)
+    except user_error_types() as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: results computed so far are kept in the cache\n")
+        return 130
+    return int(code or 0)

@@ -1,0 +1,115 @@
+"""Score one architecture under one fully specified, recorded configuration.
+
+Reproducibility: the network of an architecture is initialised from a seed derived from
+(global seed, isomorphism key), so a score depends neither on the order in which
+architectures are scored nor on sharding or resuming, and isomorphic architectures (which
+build the same network) share one score. The mini-batch is fixed per run (see nasi.data) and
+identified by its fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from .datasets import get_dataset
+from .init import INITS, apply_init
+from .network import NB201Network
+from .scores import ScoreError, ScoringContext, get_score
+from .scores.context import LOSSES
+from .space import Arch
+
+BN_MODES = ("train", "eval")
+LABEL_MODES = ("true", "random")
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Everything that changes a score value, besides the architecture and the score name."""
+
+    dataset: str = "cifar10"
+    batch_size: int = 64
+    labels: str = "true"  # true | random (uniform over the dataset's classes)
+    data: str = "real"  # real (embedded sample) | gaussian | a dataset path
+    loss: str = "ce"  # ce | mse (on one-hot targets)
+    bn: str = "train"  # train: batch statistics, as NB201 nets at init; eval: running stats
+    init: str = "pytorch"  # see nasi.init
+    seed: int = 0
+    C: int = 16
+    N: int = 5
+
+    def __post_init__(self):
+        object.__setattr__(self, "dataset", get_dataset(self.dataset).name)
+        checks = [
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.labels in LABEL_MODES, f"labels must be one of {LABEL_MODES}"),
+            (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
+            (self.bn in BN_MODES, f"bn mode must be one of {BN_MODES}"),
+            (self.init in INITS, f"init must be one of {INITS}"),
+            (self.C >= 1 and self.N >= 1, "C and N must be >= 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ScoreError(msg)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def key(self, batch_fingerprint: str) -> str:
+        """Stable id of (config, exact batch) for caches: 16 hex chars."""
+        blob = json.dumps({**self.as_dict(), "batch": batch_fingerprint}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def arch_seed(seed: int, arch: Arch) -> int:
+    """Per-architecture init seed from (global seed, isomorphism key)."""
+    digest = hashlib.sha256(f"{seed}|{arch.iso_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def build_scoring_model(arch: Arch, cfg: ScoreConfig, device: torch.device | str = "cpu",
+                        prune: bool = True, channels_last: bool = False) -> nn.Module:
+    """The initialised network of ``arch`` as it is scored under ``cfg``.
+
+    ``prune`` only skips work (see nasi.network.edge_plan): weights and the function are the
+    same, since every module is still created in the benchmark's order from the same seed.
+    """
+    torch.manual_seed(arch_seed(cfg.seed, arch))
+    model = NB201Network(arch, num_classes=get_dataset(cfg.dataset).num_classes, C=cfg.C,
+                         N=cfg.N, prune=prune)
+    apply_init(model, cfg.init)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    model.train(cfg.bn == "train")
+    return model
+
+
+def score_architecture(arch: Arch, names: list[str], cfg: ScoreConfig, x: torch.Tensor,
+                       y: torch.Tensor, device: torch.device | str = "cpu", prune: bool = True,
+                       channels_last: bool = False) -> dict[str, float]:
+    """Score values of ``arch`` for each name; one shared network and batch."""
+    scores = [get_score(n) for n in names]
+
+    def make_model():
+        return build_scoring_model(arch, cfg, device, prune, channels_last)
+
+    run_network = arch.is_connected and any(s.needs_network for s in scores)
+    ctx = ScoringContext(make_model() if run_network else None, x, y,
+                         get_dataset(cfg.dataset).num_classes, cfg.loss, make_model,
+                         arch=arch, config=cfg)
+    out: dict[str, float] = {}
+    for s in scores:
+        if s.needs_network and not arch.is_connected:
+            out[s.name] = s.disconnected_value  # the network ignores its input; not run
+        else:
+            out[s.name] = float(s.fn(ctx))
+    return out
