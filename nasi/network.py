@@ -6,9 +6,11 @@ Parameter names follow the benchmark (``stem``, ``cells.i.layers.e.op``, ``cells
 ``lastact``, ``classifier``), so NATS-Bench state dicts load with ``load_state_dict``.
 ``forward`` returns the logits only (the benchmark's module returns ``(features, logits)``).
 
-``prune=True`` gives the same function and the same gradients at initialisation with less
-work (see :class:`InferCell`); the module tree and parameter creation order are unchanged, so
-one seed gives identical weights either way.
+``prune=False`` evaluates cells exactly as the benchmark's module does (every edge, 'none'
+ops included). ``prune=True`` computes the same function and the same gradients with less
+work: dead edges and 'none' ops skipped (:func:`edge_plan`), one ReLU per node shared by its
+conv edges, pooling as a depthwise box filter, in-place sums. The module tree and parameter
+creation order are unchanged, so one seed gives identical weights either way.
 """
 
 from __future__ import annotations
@@ -137,12 +139,17 @@ class InferCell(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(make_op(op, C, affine, track) for op in arch.ops)
         self.plan = edge_plan(arch, prune)
-        self.fast = prune  # also use the faster (numerically equivalent) kernels
+        self.fast = prune  # pruned plan plus faster kernels for the same function
         self._incoming = [
             [(e, j) for e, (j, kk) in enumerate(EDGES) if kk == k] for k in range(NUM_NODES)
         ]
 
     def forward(self, x):
+        if not self.fast:  # the benchmark's own evaluation: every op, every edge
+            nodes = [x]
+            for k in range(1, NUM_NODES):
+                nodes.append(sum(self.layers[e](nodes[j]) for e, j in self._incoming[k]))
+            return nodes[-1]
         nodes: list[torch.Tensor | None] = [x]
         relu: dict[int, torch.Tensor] = {}  # ReLU(node j), shared by all conv edges out of j
         for k in range(1, NUM_NODES):
@@ -158,14 +165,14 @@ class InferCell(nn.Module):
                     if j not in relu:
                         relu[j] = torch.relu(nodes[j])
                     y = layer.after_relu(relu[j])
-                elif self.fast and isinstance(layer, Pooling):
+                elif isinstance(layer, Pooling):
                     y = layer.fast(nodes[j])
                 else:
                     y = layer(nodes[j])
                     fresh = not isinstance(layer, nn.Identity)
                 if acc is None:
                     acc, owned = y, fresh
-                elif self.fast and owned:
+                elif owned:
                     # BN and pooling do not save their outputs for backward, so adding into
                     # them in place is safe (autograd's version counter would catch it if not).
                     acc = acc.add_(y)

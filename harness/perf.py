@@ -1,0 +1,142 @@
+"""Throughput of the `nasi` score: our engine path vs the straightforward loop, same run.
+
+    python -m harness.perf [--n 100] [--batch-size 64] [--device auto] [--seed 2022]
+
+Prints one JSON object. The straightforward loop is what zero-cost-proxy code does: build the
+full NB201 module as the benchmark defines it (every edge and 'none' op evaluated), forward,
+``loss.backward()``, sum of squared ``.grad``. Our path builds the same network from the same
+seed with the exact pruned cell plan and channels_last (see nasi.network), so the scores
+agree up to float32 summation order (the float64 equality is a unit test). Both run on the
+same fixed random 100-architecture sample and the same batch. GFLOP/s use the benchmark's
+FLOP formula: 2 x MACs per image x batch x 3 (forward + backward).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import stats
+
+from nasi.cost import closed_form
+from nasi.network import NB201Network
+from nasi.scoring import ScoreConfig, arch_seed, score_architecture
+from nasi.space import NUM_ARCHS, all_archs
+
+from .cli import Parser, run
+from .engine import class_representatives, resolve_device
+from .environment import device_name
+
+
+def straightforward_nasi(arch, cfg: ScoreConfig, x, y, device) -> float:
+    torch.manual_seed(arch_seed(cfg.seed, arch))
+    model = NB201Network(arch, num_classes=10).to(device).train()
+    loss = F.cross_entropy(model(x), y)
+    model.zero_grad()
+    loss.backward()
+    return float(sum(p.grad.double().pow(2).sum() for p in model.parameters()
+                     if p.grad is not None))
+
+
+def conv_peak_gflops(device, seconds: float = 2.0) -> float:
+    """Best fp32 throughput of a large 3x3 convolution forward on this device (a ceiling)."""
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False).to(device)
+    x = torch.randn(64, 128, 16, 16, device=device)
+    if device.type == "cpu":
+        conv, x = conv.to(memory_format=torch.channels_last), x.contiguous(
+            memory_format=torch.channels_last)
+    flops = 2 * 64 * 128 * 128 * 9 * 16 * 16
+    best = 0.0
+    with torch.no_grad():
+        conv(x)
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            conv(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            best = max(best, flops / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def _timed(fn, archs, device):
+    values, t = [], time.perf_counter()
+    for a in archs:
+        values.append(fn(a))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return values, time.perf_counter() - t
+
+
+def main(argv=None) -> int:
+    p = Parser(prog="python -m harness.perf", description=__doc__)
+    p.add_argument("--n", type=int, default=100, help="sample size (default 100)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=2022, help="sample seed (default 2022)")
+    p.add_argument("--device", default="auto")
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    cfg = ScoreConfig(batch_size=args.batch_size, data="gaussian")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch_size, 3, 32, 32, generator=gen).to(device)
+    y = torch.randint(0, 10, (args.batch_size,), generator=gen).to(device)
+    x_fast = x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
+    idx = np.random.default_rng(args.seed).choice(NUM_ARCHS, size=args.n, replace=False)
+    archs = [all_archs()[int(i)] for i in sorted(idx)]
+
+    def ours(a):
+        return score_architecture(a, ["nasi"], cfg, x_fast, y, device, prune=True,
+                                  channels_last=device.type == "cpu")["nasi"]
+
+    def reference(a):
+        return straightforward_nasi(a, cfg, x, y, device)
+
+    ours(archs[0]), reference(archs[0])  # warm-up (oneDNN primitive caches)
+    ref_vals, ref_s = _timed(reference, archs, device)
+    our_vals, our_s = _timed(ours, archs, device)
+
+    connected = [i for i, a in enumerate(archs) if a.is_connected]
+    rel = [abs(our_vals[i] - ref_vals[i]) / abs(ref_vals[i]) for i in connected]
+    flops = sum(2 * closed_form(a, "cifar10")[1] * args.batch_size * 3 for a in archs)
+    peak = conv_peak_gflops(device)
+    reps = class_representatives()
+    n_classes_run = sum(1 for a in reps.values() if a.is_connected)
+    ms_ref, ms_ours = 1e3 * ref_s / len(archs), 1e3 * our_s / len(archs)
+    result = {
+        "score": "nasi", "batch_size": args.batch_size, "sample": {
+            "n": len(archs), "seed": args.seed, "n_disconnected": len(archs) - len(connected),
+            "method": "numpy.random.default_rng(seed).choice(15625, n, replace=False)"},
+        "device": str(device), "device_name": device_name(device),
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_count": os.cpu_count(),
+        "straightforward": {"ms_per_arch": round(ms_ref, 2),
+                            "archs_per_s": round(len(archs) / ref_s, 3),
+                            "gflops_per_s": round(flops / ref_s / 1e9, 1)},
+        "ours": {"ms_per_arch": round(ms_ours, 2), "archs_per_s": round(len(archs) / our_s, 3),
+                 "gflops_per_s": round(flops / our_s / 1e9, 1)},
+        "speedup": round(ref_s / our_s, 3),
+        "conv_peak_gflops_measured": round(peak, 1),
+        "ours_fraction_of_conv_peak": round(flops / our_s / 1e9 / peak, 3),
+        "scores_agree": {"max_rel_diff": float(max(rel)), "spearman": float(
+            stats.spearmanr([our_vals[i] for i in connected],
+                            [ref_vals[i] for i in connected]).statistic)},
+        "whole_space_estimate": {
+            "straightforward_s": round(NUM_ARCHS * ms_ref / 1e3, 1),
+            "ours_networks_run": n_classes_run,
+            "ours_s": round(n_classes_run * 1e3 * our_s / len(connected) / 1e3, 1),
+            "speedup": round(NUM_ARCHS * ms_ref / (n_classes_run * 1e3 * our_s / len(connected)),
+                             2),
+            "note": "ours: one network per isomorphism class, none for the 341 disconnected; "
+                    "ms per network taken from the connected archs of the sample",
+        },
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))
