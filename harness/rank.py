@@ -1,0 +1,238 @@
+"""Score NAS-Bench-201 architectures at initialisation and pair them with ground truth.
+
+    python -m harness.rank --sample 200 --seed 0 --out runs/demo
+
+Writes OUT/ranking.csv (index, arch, iso_key, connected, one column per score, the ground-truth
+columns) and OUT/summary.json (config, environment, correlations of every score with every
+ground-truth column). Scores are cached in SQLite as they are computed: rerunning, or running
+after an interruption, only computes what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import ACCURACY_COLUMNS, load_benchmark
+from nasi.datasets import DATASETS
+from nasi.scores import available_scores, get_score, parse_score_list
+from nasi.scoring import BN_MODES, LABEL_MODES, ScoreConfig
+from nasi.space import NUM_ARCHS, parse_arch
+
+from .cli import Parser, UserError, run
+
+DEFAULT_CACHE = Path(os.environ.get("NASI_HARNESS_CACHE",
+                                    Path.home() / ".cache" / "nasi-harness" / "scores.sqlite"))
+
+
+def build_parser() -> Parser:
+    scores = available_scores()
+    score_help = "; ".join(f"{n}: {s.description} [{s.cost}]" for n, s in sorted(scores.items()))
+    p = Parser(prog="python -m harness.rank", description=__doc__,
+               formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("--benchmark", default="embedded",
+                   help="ground truth: 'embedded' (shipped table, default), a NATS-Bench tss "
+                        "fast_mode folder or an NB201 .pth file")
+    p.add_argument("--dataset", default="cifar10",
+                   help="cifar10 | cifar100 | ImageNet16-120: network head, input size and data "
+                        "(default cifar10)")
+    p.add_argument("--score", default="nasi",
+                   help=f"comma-separated score names (default nasi). Available: {score_help}")
+    sel = p.add_argument_group("which architectures (default: all 15,625)")
+    sel.add_argument("--sample", type=int, metavar="N",
+                     help="N architectures drawn uniformly without replacement (seeded by --seed)")
+    sel.add_argument("--indices", metavar="LIST|FILE",
+                     help="comma-separated indices or ranges (0,5,10-20), or a file with one "
+                          "index or arch string per line")
+    p.add_argument("--seed", type=int, default=0,
+                   help="global seed: mini-batch draw, random labels, per-architecture init "
+                        "(derived from (seed, isomorphism class)) and --sample (default 0)")
+    p.add_argument("--batch-size", type=int, default=64, help="mini-batch size b (default 64)")
+    p.add_argument("--labels", default="true", choices=LABEL_MODES,
+                   help="true labels, or random labels uniform over the classes (default true)")
+    p.add_argument("--data", default="real",
+                   help="real (embedded CIFAR-10 test sample; CIFAR-10 only), gaussian (N(0,1) "
+                        "inputs of the dataset's shape), or a dataset PATH (CIFAR python "
+                        "pickles, an image folder, ImageNet16 pickles) (default real)")
+    p.add_argument("--loss", default="ce", choices=("ce", "mse"),
+                   help="cross-entropy or MSE on one-hot labels (default ce)")
+    p.add_argument("--bn", default="train", choices=BN_MODES,
+                   help="BatchNorm: batch statistics as NB201 nets at init (train, default) or "
+                        "running statistics (eval)")
+    p.add_argument("--init", default="pytorch",
+                   help="weight init: pytorch (as NB201 trained; default), kaiming_normal, "
+                        "kaiming_uniform, xavier_normal")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1")
+    p.add_argument("--cache", default=str(DEFAULT_CACHE),
+                   help=f"SQLite score cache (default {DEFAULT_CACHE}; env NASI_HARNESS_CACHE)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--out", default="runs/rank", help="output folder (default runs/rank)")
+    p.add_argument("--report", action="store_true",
+                   help="also write OUT/report/report.md with correlations, top-k and plots")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+def parse_indices(spec: str) -> list[int]:
+    """'0,5,10-20' or a file with one index or arch string per line -> indices."""
+    path = Path(spec)
+    if path.is_file():
+        items = [ln.strip() for ln in path.read_text().splitlines()]
+        items = [s for s in items if s and not s.startswith("#")]
+    else:
+        if "/" in spec or spec.endswith((".txt", ".csv")):
+            raise UserError(f"indices file {spec} does not exist")
+        items = [s.strip() for s in spec.split(",") if s.strip()]
+    out: list[int] = []
+    for item in items:
+        lo, dash, hi = item.partition("-")
+        if dash and lo.isdigit() and hi.isdigit():
+            if int(hi) < int(lo) or int(hi) >= NUM_ARCHS:
+                raise UserError(f"bad index range {item!r} (must lie in 0..{NUM_ARCHS - 1})")
+            out.extend(range(int(lo), int(hi) + 1))
+        else:
+            out.append(parse_arch(item).index)
+    if not out:
+        raise UserError(f"no architectures in --indices {spec!r}")
+    return list(dict.fromkeys(out))
+
+
+def select_indices(args) -> tuple[list[int], dict]:
+    if args.sample is not None and args.indices:
+        raise UserError("use either --sample or --indices, not both")
+    if args.sample is not None:
+        if not 1 <= args.sample <= NUM_ARCHS:
+            raise UserError(f"--sample must be in 1..{NUM_ARCHS}, got {args.sample}")
+        rng = np.random.default_rng(args.seed)
+        idx = sorted(int(i) for i in rng.choice(NUM_ARCHS, size=args.sample, replace=False))
+        return idx, {"mode": "sample", "n": args.sample, "seed": args.seed,
+                     "method": "numpy.random.default_rng(seed).choice(15625, n, replace=False)"}
+    if args.indices:
+        idx = parse_indices(args.indices)
+        return idx, {"mode": "indices", "n": len(idx), "source": args.indices}
+    return list(range(NUM_ARCHS)), {"mode": "all", "n": NUM_ARCHS}
+
+
+def prepare_out_dir(path: str | Path) -> Path:
+    """Create the output folder and check that it is writable before any work is done."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"output folder {out} is not writable: {exc.strerror or exc}") from None
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def ground_truth_columns(table: pd.DataFrame) -> list[str]:
+    acc = [c for c in ACCURACY_COLUMNS if c in table.columns]
+    cost = [f"{kind}_{spec.key}" for spec in DATASETS.values() for kind in ("params", "flops")]
+    return acc + [c for c in cost if c in table.columns]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    t_start = time.monotonic()
+    names = parse_score_list(args.score)
+    cfg = ScoreConfig(dataset=args.dataset, batch_size=args.batch_size, labels=args.labels,
+                      data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed)
+    out = prepare_out_dir(args.out)
+    indices, selection = select_indices(args)
+
+    from nasi.data import batch_fingerprint, describe_data, load_batch
+    from nasi.space import all_archs
+
+    from .cache import CacheError, ScoreCache
+    from .engine import EngineStats, resolve_device, score_archs
+    from .environment import environment
+
+    table = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
+    device = resolve_device(args.device)
+    x, y = load_batch(cfg.dataset, cfg.data, cfg.batch_size, cfg.seed, cfg.labels)
+    fingerprint = batch_fingerprint(x, y)
+    try:
+        cache = None if args.no_cache else ScoreCache(args.cache)
+    except CacheError as exc:
+        raise UserError(str(exc)) from None
+
+    archs = [all_archs()[i] for i in indices]
+    stats = EngineStats()
+    try:
+        scores = score_archs(archs, names, cfg, x, y, fingerprint, cache, device,
+                             progress=not args.quiet, stats=stats)
+    finally:
+        if cache is not None:
+            cache.close()
+
+    truth = ground_truth_columns(table)
+    ranking = table.loc[indices, ["index", "arch", "iso_key", "connected"]].reset_index(drop=True)
+    ranking = pd.concat([ranking, scores[names].reset_index(drop=True),
+                         table.loc[indices, truth].reset_index(drop=True)], axis=1)
+    targets = [c for c in ACCURACY_COLUMNS if c in ranking.columns]
+
+    from .analysis import basic_correlations
+
+    summary = {
+        "kind": "nasi-harness.rank",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": {**cfg.as_dict(), "scores": names, "benchmark": args.benchmark,
+                   "selection": selection, "batch_fingerprint": fingerprint,
+                   "data_description": describe_data(cfg.dataset, cfg.data, cfg.batch_size,
+                                                     cfg.seed, cfg.labels)},
+        "environment": environment(device),
+        "scores": {n: {"higher_is_better": get_score(n).higher_is_better,
+                       "description": get_score(n).description,
+                       "disconnected_value": _json_float(get_score(n).disconnected_value)}
+                   for n in names},
+        "targets": targets,
+        "n_archs": len(indices),
+        "n_disconnected": int((~ranking["connected"]).sum()),
+        "engine": {"classes": stats.classes_total, "classes_cached": stats.classes_cached,
+                   "classes_computed": stats.classes_computed,
+                   "compute_seconds": round(stats.compute_seconds, 3)},
+        "wall_time_s": round(time.monotonic() - t_start, 3),
+        "correlations": basic_correlations(ranking, names, targets),
+    }
+    write_atomic(out / "ranking.csv", ranking.to_csv(index=False))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    if args.report:
+        from .report import write_report
+
+        write_report([out], out / "report", name=out.name)
+    _print_summary(summary, out)
+    return 0
+
+
+def _json_float(v: float):
+    return None if v != v else v  # NaN -> null (JSON has no NaN)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    cfg = summary["config"]
+    print(f"scored {summary['n_archs']} architectures on {cfg['dataset']} "
+          f"(b={cfg['batch_size']}, labels={cfg['labels']}, data={cfg['data']}, seed={cfg['seed']}, "
+          f"device={summary['environment']['device']}) in {summary['wall_time_s']:.1f} s "
+          f"({summary['engine']['classes_computed']} networks run, "
+          f"{summary['engine']['classes_cached']} classes from cache)")
+    for c in summary["correlations"]:
+        print(f"  {c['score']:>14} vs {c['target']:<22} n={c['n']:5d}  "
+              f"kendall_tau={c['kendall_tau']:+.3f}  spearman_rho={c['spearman_rho']:+.3f}")
+    print(f"wrote {out / 'ranking.csv'} and {out / 'summary.json'}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main))
