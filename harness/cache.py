@@ -93,19 +93,29 @@ class ScoreCache:
             self._db.execute("DELETE FROM claims WHERE config_key=? AND iso_key=?",
                              (config_key, iso_key))
 
-    def claim(self, config_key: str, iso_key: str) -> bool:
-        """Take the class for this process unless a live claim by another process exists."""
+    def get(self, config_key: str, iso_key: str) -> dict[str, float]:
+        """score name -> value of one class."""
+        rows = self._db.execute(
+            "SELECT score, value FROM scores WHERE config_key=? AND iso_key=?",
+            (config_key, iso_key))
+        return {n: (math.nan if v is None else v) for n, v in rows}
+
+    def claim(self, config_key: str, iso_key: str, names) -> str:
+        """'mine' if this process may compute the class, 'done' if every score of ``names``
+        is already stored, 'taken' if another live process holds a fresh claim on it."""
         now = time.time()
         with self._transaction():
+            if set(names) <= set(self.get(config_key, iso_key)):
+                return "done"
             row = self._db.execute(
                 "SELECT owner, since FROM claims WHERE config_key=? AND iso_key=?",
                 (config_key, iso_key)).fetchone()
             if row and row[0] != self.owner and now - row[1] < self.claim_ttl_s \
                     and _alive(row[0]):
-                return False
+                return "taken"
             self._db.execute("INSERT OR REPLACE INTO claims VALUES (?,?,?,?)",
                              (config_key, iso_key, self.owner, now))
-        return True
+        return "mine"
 
     def release_claims(self) -> None:
         self._db.execute("DELETE FROM claims WHERE owner=?", (self.owner,))

@@ -94,37 +94,41 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
     stats.classes_cached = len(wanted) - len(todo)
 
     bar = Progress(len(todo), f"scoring {cfg.dataset} ({','.join(net_names)})", progress)
+
+    def run(k: str) -> None:
+        _compute(k, reps[k], net_names, cfg, x, y, device, channels_last, results, cache, key,
+                 stats)
+
     deferred: list[str] = []
     try:
         for k in todo:
-            if cache is not None and not cache.claim(key, k):
-                deferred.append(k)  # another process is on it
+            status = "mine" if cache is None else cache.claim(key, k, net_names)
+            if status == "mine":
+                run(k)
+            elif status == "done":  # another process stored it since we looked
+                results[k].update(cache.get(key, k))
+            else:
+                deferred.append(k)  # another process is computing it
                 continue
-            _compute(k, reps[k], net_names, cfg, x, y, device, channels_last, results, cache,
-                     key, stats)
             bar.update()
-        # classes another process claimed: wait for its results, or take them over when its
+        # classes another process holds: wait for its results; take a class over when the
         # claim expires or its process is gone
         deadline = time.monotonic() + wait_for_others_s
         while deferred:
-            for n in net_names:
-                done = cache.lookup(key, n)
-                for k in deferred:
-                    if k in done:
-                        results[k][n] = done[k]
             still = []
             for k in deferred:
-                if all(n in results[k] for n in net_names):
-                    bar.update()
-                elif cache.claim(key, k) or time.monotonic() > deadline:
-                    _compute(k, reps[k], net_names, cfg, x, y, device, channels_last, results,
-                             cache, key, stats)
-                    bar.update()
+                status = cache.claim(key, k, net_names)
+                if status == "done":
+                    results[k].update(cache.get(key, k))
+                elif status == "mine" or time.monotonic() > deadline:
+                    run(k)
                 else:
                     still.append(k)
+                    continue
+                bar.update()
             deferred = still
             if deferred:
-                time.sleep(0.5)
+                time.sleep(0.2)
     finally:
         bar.close()
         if cache is not None:

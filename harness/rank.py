@@ -68,6 +68,10 @@ def build_parser() -> Parser:
     p.add_argument("--init", default="pytorch",
                    help="weight init: pytorch (as NB201 trained; default), kaiming_normal, "
                         "kaiming_uniform, xavier_normal")
+    p.add_argument("--width", type=int, default=16,
+                   help="stem width C of the networks (benchmark: 16); smaller = cheap variant")
+    p.add_argument("--cells", type=int, default=5,
+                   help="cells per stage N (benchmark: 5); smaller = cheap variant")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1")
     p.add_argument("--cache", default=str(DEFAULT_CACHE),
                    help=f"SQLite score cache (default {DEFAULT_CACHE}; env NASI_HARNESS_CACHE)")
@@ -149,11 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     names = parse_score_list(args.score)
     cfg = ScoreConfig(dataset=args.dataset, batch_size=args.batch_size, labels=args.labels,
-                      data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed)
+                      data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed,
+                      C=args.width, N=args.cells)
     out = prepare_out_dir(args.out)
     indices, selection = select_indices(args)
 
-    from nasi.data import batch_fingerprint, describe_data, load_batch
+    from nasi.data import batch_fingerprint, load_batch_with_info
     from nasi.space import all_archs
 
     from .cache import CacheError, ScoreCache
@@ -162,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
 
     table = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
     device = resolve_device(args.device)
-    x, y = load_batch(cfg.dataset, cfg.data, cfg.batch_size, cfg.seed, cfg.labels)
+    x, y, data_info = load_batch_with_info(cfg.dataset, cfg.data, cfg.batch_size, cfg.seed,
+                                           cfg.labels)
     fingerprint = batch_fingerprint(x, y)
     try:
         cache = None if args.no_cache else ScoreCache(args.cache)
@@ -191,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": {**cfg.as_dict(), "scores": names, "benchmark": args.benchmark,
                    "selection": selection, "batch_fingerprint": fingerprint,
-                   "data_description": describe_data(cfg.dataset, cfg.data, cfg.batch_size,
-                                                     cfg.seed, cfg.labels)},
+                   "data_description": data_info},
         "environment": environment(device),
         "scores": {n: {"higher_is_better": get_score(n).higher_is_better,
                        "description": get_score(n).description,
@@ -224,13 +229,16 @@ def _json_float(v: float):
 def _print_summary(summary: dict, out: Path) -> None:
     cfg = summary["config"]
     print(f"scored {summary['n_archs']} architectures on {cfg['dataset']} "
-          f"(b={cfg['batch_size']}, labels={cfg['labels']}, data={cfg['data']}, seed={cfg['seed']}, "
-          f"device={summary['environment']['device']}) in {summary['wall_time_s']:.1f} s "
+          f"(b={cfg['batch_size']}, labels={cfg['labels']}, data={cfg['data']}, "
+          f"seed={cfg['seed']}, device={summary['environment']['device']}) "
+          f"in {summary['wall_time_s']:.1f} s "
           f"({summary['engine']['classes_computed']} networks run, "
           f"{summary['engine']['classes_cached']} classes from cache)")
     for c in summary["correlations"]:
+        tau, rho = (f"{v:+.3f}" if v is not None else "n/a"
+                    for v in (c["kendall_tau"], c["spearman_rho"]))
         print(f"  {c['score']:>14} vs {c['target']:<22} n={c['n']:5d}  "
-              f"kendall_tau={c['kendall_tau']:+.3f}  spearman_rho={c['spearman_rho']:+.3f}")
+              f"kendall_tau={tau}  spearman_rho={rho}")
     print(f"wrote {out / 'ranking.csv'} and {out / 'summary.json'}")
 
 

@@ -91,7 +91,8 @@ class Arch:
                 if j in seen:
                     raise ArchError(f"duplicate input ~{j} in node {k} segment {seg!r}")
                 if op not in OPS:
-                    raise ArchError(f"unknown op {op!r} in {item!r} (node {k}); expected one of {OPS}")
+                    raise ArchError(
+                        f"unknown op {op!r} in {item!r} (node {k}); expected one of {OPS}")
                 seen[j] = op
             if sorted(seen) != list(range(k)):
                 missing = sorted(set(range(k)) - set(seen))
@@ -161,7 +162,9 @@ class Arch:
 
     @functools.cached_property
     def iso_key(self) -> str:
-        """Isomorphism key, equal to NATS-Bench ``get_unique_str`` (``to_unique_str(consider_zero=True)``).
+        """Isomorphism key, equal to NATS-Bench ``get_unique_str``.
+
+        (The benchmark computes it with ``to_unique_str(consider_zero=True)``.)
 
         Node strings are built bottom-up: 'none' or an input that is exactly zero ('#') gives
         '#'; skip_connect passes the input's string; any other op gives '(input)@op'. A node

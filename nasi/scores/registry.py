@@ -48,7 +48,8 @@ def get_score(name: str) -> Score:
     try:
         return SCORES[name]
     except KeyError:
-        raise ScoreError(f"unknown score {name!r}; available: {', '.join(sorted(SCORES))}") from None
+        known = ", ".join(sorted(SCORES))
+        raise ScoreError(f"unknown score {name!r}; available: {known}") from None
 
 
 def parse_score_list(text: str) -> list[str]:
