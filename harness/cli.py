@@ -14,24 +14,21 @@ class UserError(Exception):
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input rather than a bug."""
-    from benchmarks import BenchmarkError
-    from nasi.datasets import DatasetError
-    from nasi.space import ArchError
+    """Exceptions that mean bad input rather than a bug.
 
-    types: list[type[BaseException]] = [UserError, ArchError, DatasetError, BenchmarkError]
-    try:
-        from nasi.scores import ScoreError
-
-        types.append(ScoreError)
-    except ImportError:  # pragma: no cover - scores not importable
-        pass
-    try:
-        from nasi.data import DataError
-
-        types.append(DataError)
-    except ImportError:  # pragma: no cover
-        pass
+    Only modules already imported can have raised one, so nothing is imported here: an
+    argparse error must not pay for importing torch.
+    """
+    candidates = {
+        "benchmarks": "BenchmarkError", "nasi.datasets": "DatasetError", "nasi.space": "ArchError",
+        "nasi.scores.registry": "ScoreError", "nasi.data": "DataError",
+        "harness.cache": "CacheError",
+    }
+    types: list[type[BaseException]] = [UserError]
+    for module, name in candidates.items():
+        mod = sys.modules.get(module)
+        if mod is not None and hasattr(mod, name):
+            types.append(getattr(mod, name))
     return tuple(types)
 
 
