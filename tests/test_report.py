@@ -1,0 +1,261 @@
+"""harness.report end to end on synthetic harness.rank run directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import load_benchmark
+from benchmarks.columns import TEST_COLUMN
+from harness import report as R
+from harness.anchors import ANCHORS, anchors_for, canonical_score, comparison_column
+from harness.cli import run as run_cli
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def truth() -> pd.DataFrame:
+    return load_benchmark()
+
+
+def make_run(root: Path, truth: pd.DataFrame, *, dataset="cifar10", labels="true",
+             data="real", n=300, var_noise=0.0, n_bad=0, seed=0) -> Path:
+    """A realistic run directory: score = noisy monotone function of the dataset's test
+    accuracy on a sample of architectures (with disconnected cells scored 0)."""
+    rng = np.random.default_rng(123)
+    disconnected = np.flatnonzero(~truth["connected"].to_numpy())[:8]
+    others = rng.choice(np.flatnonzero(truth["connected"].to_numpy()), n - 8, replace=False)
+    idx = np.sort(np.r_[disconnected, others])
+    df = truth.iloc[idx].reset_index(drop=True)
+    acc = df[TEST_COLUMN[dataset]].rank().to_numpy() / len(df)
+    score = np.exp(6 * acc + 0.7 * np.random.default_rng(1).normal(size=len(df)))
+    score *= np.exp(var_noise * np.random.default_rng(2).normal(size=len(df)))
+    score[~df["connected"].to_numpy()] = 0.0
+    score[:n_bad] = np.nan
+    score[n_bad:2 * n_bad] = np.inf
+    ranking = df[["index", "arch", "iso_key", "connected"]].copy()
+    ranking["nasi"] = score
+    truth_cols = [c for c in df.columns if c not in ranking.columns]
+    ranking = pd.concat([ranking, df[truth_cols]], axis=1)
+    out = root / f"{dataset}-{labels}-{data}"
+    out.mkdir(parents=True)
+    ranking.to_csv(out / "ranking.csv", index=False)
+    summary = {
+        "kind": "nasi-harness.rank", "created": "2025-01-01T00:00:00+00:00",
+        "config": {"dataset": dataset, "scores": ["nasi"], "batch_size": 64, "labels": labels,
+                   "data": data, "loss": "ce", "bn": "train", "init": "pytorch", "seed": seed,
+                   "benchmark": "embedded", "selection": {"sample": n},
+                   "batch_fingerprint": f"fp-{labels}-{data}"},
+        "environment": {"device": "cpu", "device_name": "cpu:x86_64", "python": "3.11"},
+        "scores": {"nasi": {"higher_is_better": True, "description": "NASI Eq. 12"}},
+        "targets": [c for c in truth_cols if not c.startswith(("params", "flops"))],
+        "wall_time_s": 42.0, "correlations": [],
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, truth) -> list[Path]:
+    root = tmp_path_factory.mktemp("runs")
+    return [make_run(root, truth, n_bad=2),
+            make_run(root, truth, dataset="cifar100"),
+            make_run(root, truth, labels="random", var_noise=0.05),
+            make_run(root, truth, data="gaussian", var_noise=0.3)]
+
+
+@pytest.fixture(scope="module")
+def fixed_commit():
+    mp = pytest.MonkeyPatch()
+    mp.setattr(R, "_git_commit", lambda: "0123abcd")  # others may commit while tests run
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory, runs, fixed_commit) -> Path:
+    out = tmp_path_factory.mktemp("rep") / "demo"
+    argv = [str(r) for r in runs] + ["--name", "demo", "--out", str(out), "--bootstrap", "20",
+                                     "--seed", "3"]
+    assert run_cli(R.main, argv) == 0
+    return out
+
+
+def test_report_files(report_dir):
+    for name in ("report.md", "summary.json", "correlations.csv", "topk.csv", "transfer.csv",
+                 "agnostic.csv", "anchors.csv"):
+        assert (report_dir / name).is_file(), name
+    summary = json.loads((report_dir / "summary.json").read_text())
+    pngs = sorted((report_dir / "plots").glob("*.png"))
+    assert len(pngs) == 4 * 2 + 2 + 2  # per run: score vs acc + rank; transfer x2; agnostic x2
+    assert sorted(f"plots/{p.name}" for p in pngs) == \
+        sorted(f for f in summary["files"] if f.startswith("plots/"))
+    from PIL import Image
+
+    for p in pngs:
+        assert p.read_bytes()[:8] == PNG_MAGIC
+        with Image.open(p) as im:
+            assert im.size[0] > 500 and im.size[1] > 400
+            assert "Software" not in im.info
+
+
+def test_report_contents(report_dir, runs):
+    md = (report_dir / "report.md").read_text()
+    for needle in ("cifar10:ori-test@200", "cifar100:x-test@200", "NATS-Bench 1.8 tss",
+                   "seed 0", "batch 64", "device cpu", "random labels", "Gaussian data",
+                   "300 archs", "bootstrap", "20 resamples", "seed 3",
+                   "NTK [TE-NAS, NASI]", "Cross-dataset transfer", "Label- and data-agnostic",
+                   "Pearson r (log10)", "(size baseline)", "plots/transfer__nasi.png"):
+        assert needle in md, needle
+    summary = json.loads((report_dir / "summary.json").read_text())
+    assert summary["kind"] == "nasi-harness.report"
+    assert summary["analysis"]["bootstrap"]["resamples"] == 20
+    assert summary["analysis"]["bootstrap"]["seed"] == 3
+    assert summary["software"]["git_commit"] == "0123abcd"
+    assert [r["path"] for r in summary["runs"]] == [str(r) for r in runs]
+    assert [r["config"]["labels"] for r in summary["runs"]] == ["true", "true", "random", "true"]
+    assert all(r["wall_time_s"] == 42.0 for r in summary["runs"])
+    corr = pd.read_csv(report_dir / "correlations.csv")
+    c10 = corr[(corr["run"] == "cifar10") & (corr["score"] == "nasi")
+               & (corr["target"] == "cifar10_test") & (corr["subset"] == "all")].iloc[0]
+    assert c10["n"] == 296 and c10["n_invalid"] == 4
+    assert c10["kendall_tau_lo"] <= c10["kendall_tau"] <= c10["kendall_tau_hi"]
+    assert c10["target_label"].startswith("cifar10:ori-test@200")
+    agn = pd.read_csv(report_dir / "agnostic.csv")
+    rl = agn[(agn["variant"] == "cifar10-randomlabels") & (agn["subset"] == "connected")]
+    assert rl["reference"].iloc[0] == "cifar10" and rl["pearson_log10"].iloc[0] > 0.99
+    tr = pd.read_csv(report_dir / "transfer.csv")
+    assert set(tr["kind"]) == {"score", "accuracy"}
+    anchors = pd.read_csv(report_dir / "anchors.csv")
+    ntk = anchors[(anchors["anchor"] == "NTK [TE-NAS, NASI]") & (anchors["run"] == "cifar10")]
+    assert set(ntk["metric"]) == {"kendall_tau", "spearman_rho"}
+    assert set(ntk["published_value"]) == {0.33, 0.44}
+
+
+def test_regeneration_is_byte_identical(tmp_path, runs, fixed_commit):
+    """CSV and JSON files (and report.md) are identical but for the generated_at timestamp.
+    Figures are left out here to keep the test fast; PNG determinism is tested below."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    R.write_report(runs, first, "demo", bootstrap=20, seed=3, plots=False)
+    R.write_report(runs, second, "demo", bootstrap=20, seed=3, plots=False)
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    assert {"correlations.csv", "topk.csv", "transfer.csv", "agnostic.csv", "anchors.csv",
+            "summary.json", "report.md"} <= set(names)
+    for name in names:
+        a, b = (first / name).read_bytes(), (second / name).read_bytes()
+        if name == "summary.json":
+            ja, jb = json.loads(a), json.loads(b)
+            assert ja.pop("generated_at") and jb.pop("generated_at")
+            assert ja == jb
+            strip = [line for line in a.splitlines() if b'"generated_at"' not in line]
+            assert strip == [line for line in b.splitlines() if b'"generated_at"' not in line]
+        elif name == "report.md":
+            ta, tb = a.decode().splitlines(), b.decode().splitlines()
+            assert len(ta) == len(tb)
+            diff = [i for i, (x, y) in enumerate(zip(ta, tb, strict=True)) if x != y]
+            assert diff in ([], [2])  # only the "Generated at" line may differ
+        else:
+            assert a == b, name
+    # a different bootstrap seed changes the intervals
+    R.write_report(runs, second, "demo", bootstrap=20, seed=4, plots=False)
+    assert (first / "correlations.csv").read_bytes() != (second / "correlations.csv").read_bytes()
+
+
+def test_png_bytes_are_deterministic(tmp_path, runs):
+    from harness import plots as P
+
+    run = R.load_run(runs[0])
+    for i in (1, 2):
+        P.plot_score_vs_accuracy(run.df, "nasi", "cifar10_test", tmp_path / f"s{i}.png",
+                                 context="ctx", stats_text="tau")
+        P.plot_agnostic(run.df["nasi"].to_numpy(), 2 * run.df["nasi"].to_numpy(),
+                        tmp_path / f"a{i}.png", score="nasi", ref_label="true labels",
+                        var_label="random labels", context="ctx", stats_text="r")
+    assert (tmp_path / "s1.png").read_bytes() == (tmp_path / "s2.png").read_bytes()
+    assert (tmp_path / "a1.png").read_bytes() == (tmp_path / "a2.png").read_bytes()
+
+
+def test_write_report_single_run_as_rank_calls_it(tmp_path, truth):
+    run = make_run(tmp_path / "runs", truth, dataset="ImageNet16-120", n=120)
+    out = R.write_report([run], run / "report", name=run.name, bootstrap=0, plots=False,
+                         generated_at="2000-01-01T00:00:00+00:00")
+    assert out == run / "report"
+    md = (out / "report.md").read_text()
+    assert "2000-01-01T00:00:00+00:00" in md and "Not applicable" in md
+    assert "ImageNet16-120:x-test@200" in md
+    assert not (out / "agnostic.csv").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["generated_at"] == "2000-01-01T00:00:00+00:00"
+    assert "kendall_tau_lo" not in summary["results"]["correlations"][0]
+
+
+def test_ground_truth_filled_from_embedded_table(tmp_path, truth):
+    run = make_run(tmp_path / "runs", truth, n=60)
+    df = pd.read_csv(run / "ranking.csv")
+    df.drop(columns=["cifar100_test", "imagenet16_test"]).to_csv(run / "ranking.csv",
+                                                                 index=False)
+    loaded = R.load_run(run)
+    assert loaded.filled_columns == ["cifar100_test", "imagenet16_test"]
+    assert np.allclose(loaded.df["cifar100_test"], truth.loc[df["index"], "cifar100_test"])
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line on stderr, exit 2
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert run_cli(R.main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_bad_inputs_exit_2(tmp_path, capsys, runs):
+    assert "does not exist" in _one_line_error(capsys, [str(tmp_path / "nope"), "--name", "x"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no ranking.csv" in _one_line_error(capsys, [str(empty), "--name", "x"])
+    (empty / "ranking.csv").write_text("index,nasi\n0,1.0\n")
+    assert "no summary.json" in _one_line_error(capsys, [str(empty), "--name", "x"])
+    (empty / "summary.json").write_text("{not json")
+    assert "not valid JSON" in _one_line_error(capsys, [str(empty), "--name", "x"])
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert "cannot write" in _one_line_error(
+        capsys, [str(runs[0]), "--name", "x", "--out", str(blocker / "sub"), "--no-plots",
+                 "--bootstrap", "0"])
+    assert "given twice" in _one_line_error(capsys, [str(runs[0]), str(runs[0]), "--name", "x"])
+    assert "plain folder name" in _one_line_error(capsys, [str(runs[0]), "--name", "a/b"])
+    assert ">= 0" in _one_line_error(capsys, [str(runs[0]), "--name", "x", "--bootstrap", "-1"])
+
+
+def test_argparse_errors_exit_2(capsys, runs):
+    with pytest.raises(SystemExit) as exc:
+        R.main([str(runs[0])])  # --name missing
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# anchors
+
+
+def test_anchor_mapping():
+    assert canonical_score("params_cifar10") == "params"
+    assert canonical_score("flops_imagenet16") == "flops"
+    ntk = {(a.metric, a.value) for a in anchors_for("nasi", "ImageNet16-120")}
+    assert ntk == {("kendall_tau", 0.46), ("spearman_rho", 0.63)}
+    zc = [a for a in anchors_for("synflow", "cifar10") if a.absolute]
+    assert len(zc) == 1 and zc[0].value == 0.737 and zc[0].column == "cifar10_valid_oritest"
+    naswot = [a for a in anchors_for("naswot", "cifar100") if a.n_archs.startswith("~")]
+    assert naswot[0].value == 0.611 and naswot[0].column == "cifar100_valid"
+    # we have no cifar100_valid in the embedded table: compare on the test column, with a note
+    assert comparison_column(naswot[0], {"cifar100_test"}) == "cifar100_test"
+    assert all(a.confidence in ("P", "S") for a in ANCHORS)
+    assert all(a.metric in ("kendall_tau", "spearman_rho", "pearson") for a in ANCHORS)
