@@ -26,6 +26,7 @@ from nasi.scoring import BN_MODES, LABEL_MODES, ScoreConfig
 from nasi.space import NUM_ARCHS, parse_arch
 
 from .cli import Parser, UserError, run
+from .outputs import prepare_out_dir, write_atomic
 
 DEFAULT_CACHE = Path(os.environ.get("NASI_HARNESS_CACHE",
                                     Path.home() / ".cache" / "nasi-harness" / "scores.sqlite"))
@@ -80,6 +81,19 @@ def build_parser() -> Parser:
     p.add_argument("--report", action="store_true",
                    help="also write OUT/report/report.md with correlations, top-k and plots")
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    ex = p.add_argument_group("scale-out (see harness.executors)")
+    ex.add_argument("--executor", default="local", choices=("local", "ray"),
+                    help="local: this process (default); ray: shards of classes as Ray tasks "
+                         "that write to the cache (needs `pip install nasi-harness[ray]` and "
+                         "a --cache file all Ray nodes share)")
+    ex.add_argument("--address", help="Ray cluster to connect to (default: start a local one "
+                                      "on this machine's cores)")
+    ex.add_argument("--shard-size", type=int, metavar="N",
+                    help="isomorphism classes per Ray task (default: about 4 tasks per worker "
+                         "slot, at most 64)")
+    ex.add_argument("--gpus-per-task", type=float, metavar="F",
+                    help="GPU fraction per Ray task when the cluster has GPUs (default 0.25: "
+                         "the NB201 nets are small)")
     return p
 
 
@@ -123,25 +137,6 @@ def select_indices(args) -> tuple[list[int], dict]:
     return list(range(NUM_ARCHS)), {"mode": "all", "n": NUM_ARCHS}
 
 
-def prepare_out_dir(path: str | Path) -> Path:
-    """Create the output folder and check that it is writable before any work is done."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"output folder {out} is not writable: {exc.strerror or exc}") from None
-    return out
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def ground_truth_columns(table: pd.DataFrame) -> list[str]:
     acc = [c for c in ACCURACY_COLUMNS if c in table.columns]
     cost = [f"{kind}_{spec.key}" for spec in DATASETS.values() for kind in ("params", "flops")]
@@ -157,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
                       C=args.width, N=args.cells)
     out = prepare_out_dir(args.out)
     indices, selection = select_indices(args)
+    from .executors import make_executor
+
+    executor = make_executor(args)  # None: local
 
     from nasi.data import batch_fingerprint, load_batch_with_info
     from nasi.space import all_archs
@@ -166,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     from .environment import environment
 
     table = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
-    device = resolve_device(args.device)
+    # with Ray the tasks choose their device; this process only reads the cache
+    device = resolve_device("cpu" if executor is not None else args.device)
     x, y, data_info = load_batch_with_info(cfg.dataset, cfg.data, cfg.batch_size, cfg.seed,
                                            cfg.labels)
     fingerprint = batch_fingerprint(x, y)
@@ -179,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     stats = EngineStats()
     try:
         scores = score_archs(archs, names, cfg, x, y, fingerprint, cache, device,
-                             progress=not args.quiet, stats=stats)
+                             progress=not args.quiet, stats=stats, executor=executor)
     finally:
         if cache is not None:
             cache.close()
@@ -208,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         "n_disconnected": int((~ranking["connected"]).sum()),
         "engine": {"classes": stats.classes_total, "classes_cached": stats.classes_cached,
                    "classes_computed": stats.classes_computed,
-                   "compute_seconds": round(stats.compute_seconds, 3)},
+                   "compute_seconds": round(stats.compute_seconds, 3),
+                   "executor": {"name": "local"} if executor is None else executor.describe()},
         "wall_time_s": round(time.monotonic() - t_start, 3),
         "correlations": basic_correlations(ranking, names, targets),
     }

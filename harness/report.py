@@ -36,7 +36,6 @@ import json
 import math
 import platform
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -53,6 +52,8 @@ from . import analysis as A
 from .anchors import METRIC_LABELS, anchors_for, comparison_column, comparison_notes
 from .cli import Parser, UserError
 from .cli import run as run_cli
+from .environment import git_commit
+from .outputs import prepare_out_dir, write_atomic
 
 REPORT_KIND = "nasi-harness.report"
 FORMAT_VERSION = 1
@@ -297,19 +298,6 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return _clean(df.to_dict(orient="records"))
 
 
-def _git_commit() -> str | None:
-    """The harness's git commit ('-dirty' with uncommitted tracked changes), or None."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return sha + ("-dirty" if dirty.strip() else "") if sha else None
-
-
 def _software() -> dict:
     import matplotlib
     import scipy
@@ -320,7 +308,7 @@ def _software() -> dict:
         harness_version = version("nasi-harness")
     except Exception:  # noqa: BLE001
         harness_version = None
-    return {"nasi_harness": harness_version, "git_commit": _git_commit(),
+    return {"nasi_harness": harness_version, "git_commit": git_commit(),
             "python": platform.python_version(), "numpy": np.__version__,
             "pandas": pd.__version__, "scipy": scipy.__version__,
             "matplotlib": matplotlib.__version__,
@@ -825,13 +813,7 @@ def _agnostic_section(L, an: Analysis, figs) -> None:
 
 
 def _prepare_out(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    prepare_out_dir(out, "report folder")
     old = out / "summary.json"
     if old.is_file():  # drop figures a previous report wrote and this one may not rewrite
         try:
@@ -844,12 +826,6 @@ def _prepare_out(out: Path) -> None:
                 if str(rel).startswith("plots/") and str(rel).endswith(".png") \
                         and ".." not in Path(str(rel)).parts and p.is_file():
                     p.unlink()
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def _csv(df: pd.DataFrame) -> str:
@@ -917,13 +893,13 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
     try:
         for fname, df in tables.items():
             if len(df):
-                _write(out / fname, _csv(df))
+                write_atomic(out / fname, _csv(df))
                 files.append(fname)
             elif (out / fname).is_file():
                 (out / fname).unlink()
         files += [rel for entries in figs.values() for _, rel in entries]
         files += ["report.md", "summary.json"]
-        _write(out / "report.md", _markdown(name, an, figs, settings, software, generated_at))
+        write_atomic(out / "report.md", _markdown(name, an, figs, settings, software, generated_at))
         summary = {
             "kind": REPORT_KIND, "format_version": FORMAT_VERSION, "name": name,
             "generated_at": generated_at,
@@ -936,7 +912,7 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
             "notes": an.notes,
             "files": sorted(files),
         }
-        _write(out / "summary.json",
+        write_atomic(out / "summary.json",
                json.dumps(_clean(summary), indent=2, allow_nan=False) + "\n")
     except OSError as exc:
         raise UserError(f"cannot write the report to {out}: {exc.strerror or exc}") from None

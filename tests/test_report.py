@@ -72,7 +72,7 @@ def runs(tmp_path_factory, truth) -> list[Path]:
 @pytest.fixture(scope="module")
 def fixed_commit():
     mp = pytest.MonkeyPatch()
-    mp.setattr(R, "_git_commit", lambda: "0123abcd")  # others may commit while tests run
+    mp.setattr(R, "git_commit", lambda: "0123abcd")  # others may commit while tests run
     yield
     mp.undo()
 

@@ -1,0 +1,28 @@
+"""Output folders and files: checked before work starts, written atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .cli import UserError
+
+
+def prepare_out_dir(path: str | Path, what: str = "output folder") -> Path:
+    """Create ``path`` and check it is writable, so a bad --out fails before any work."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{what} {out} is not writable: {exc.strerror or exc}") from None
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename: readers never see a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
