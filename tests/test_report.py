@@ -227,7 +227,7 @@ def test_bad_inputs_exit_2(tmp_path, capsys, runs):
     assert "not valid JSON" in _one_line_error(capsys, [str(empty), "--name", "x"])
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert "cannot write" in _one_line_error(
+    assert "not writable" in _one_line_error(
         capsys, [str(runs[0]), "--name", "x", "--out", str(blocker / "sub"), "--no-plots",
                  "--bootstrap", "0"])
     assert "given twice" in _one_line_error(capsys, [str(runs[0]), str(runs[0]), "--name", "x"])
