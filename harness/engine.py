@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -24,6 +24,7 @@ from nasi.scoring import ScoreConfig, score_architecture
 from nasi.space import Arch, all_archs
 
 from .cache import ScoreCache
+from .oom import score_splitting_on_oom
 from .progress import Progress
 
 
@@ -64,19 +65,20 @@ class EngineStats:
 def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
                 x: torch.Tensor, y: torch.Tensor, batch_fingerprint: str,
                 cache: ScoreCache | None, device: torch.device, progress: bool = True,
-                stats: EngineStats | None = None, wait_for_others_s: float = 3600.0
-                ) -> pd.DataFrame:
-    """Scores of ``archs`` (one row each, in the given order) for every name in ``names``."""
+                stats: EngineStats | None = None, wait_for_others_s: float = 3600.0,
+                executor=None) -> pd.DataFrame:
+    """Scores of ``archs`` (one row each, in the given order) for every name in ``names``.
+
+    ``executor`` (see harness.executors) computes the classes missing from the cache
+    elsewhere, e.g. as Ray tasks; None computes them in this process (:func:`score_classes`).
+    """
     t0 = time.monotonic()
     stats = stats if stats is not None else EngineStats()
     scores = [get_score(n) for n in names]
     net_names = [s.name for s in scores if s.needs_network]
     key = cfg.key(batch_fingerprint)
-    channels_last = device.type == "cpu"
-    x = x.to(device)
-    y = y.to(device)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    batch = (x, y)  # as given: an executor ships it to its workers
+    x, y, _ = _prepare_batch(x, y, device)
 
     reps = class_representatives()
     wanted = sorted({a.iso_key for a in archs if a.is_connected},
@@ -94,45 +96,17 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
     stats.classes_cached = len(wanted) - len(todo)
 
     bar = Progress(len(todo), f"scoring {cfg.dataset} ({','.join(net_names)})", progress)
-
-    def run(k: str) -> None:
-        _compute(k, reps[k], net_names, cfg, x, y, device, channels_last, results, cache, key,
-                 stats)
-
-    deferred: list[str] = []
     try:
-        for k in todo:
-            status = "mine" if cache is None else cache.claim(key, k, net_names)
-            if status == "mine":
-                run(k)
-            elif status == "done":  # another process stored it since we looked
-                results[k].update(cache.get(key, k))
-            else:
-                deferred.append(k)  # another process is computing it
-                continue
-            bar.update()
-        # classes another process holds: wait for its results; take a class over when the
-        # claim expires or its process is gone
-        deadline = time.monotonic() + wait_for_others_s
-        while deferred:
-            still = []
-            for k in deferred:
-                status = cache.claim(key, k, net_names)
-                if status == "done":
-                    results[k].update(cache.get(key, k))
-                elif status == "mine" or time.monotonic() > deadline:
-                    run(k)
-                else:
-                    still.append(k)
-                    continue
-                bar.update()
-            deferred = still
-            if deferred:
-                time.sleep(0.2)
+        if executor is None:
+            computed = score_classes(todo, net_names, cfg, x, y, key, cache, device, stats,
+                                     on_done=bar.update, wait_for_others_s=wait_for_others_s)
+        else:
+            computed = executor(todo, net_names, cfg, *batch, key, cache, stats=stats,
+                                on_done=bar.update)
     finally:
         bar.close()
-        if cache is not None:
-            cache.release_claims()
+    for k, values in computed.items():
+        results[k].update(values)
 
     rows = []
     for a in archs:
@@ -149,10 +123,83 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
     return pd.DataFrame(rows, columns=["index", *names])
 
 
+def _prepare_batch(x: torch.Tensor, y: torch.Tensor, device: torch.device):
+    """The batch on ``device`` (channels_last on CPU); a no-op when it already is."""
+    channels_last = device.type == "cpu"
+    x = x.to(device)
+    y = y.to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y, channels_last
+
+
+def score_classes(iso_keys: Sequence[str], names: Sequence[str], cfg: ScoreConfig,
+                  x: torch.Tensor, y: torch.Tensor, key: str, cache: ScoreCache | None,
+                  device: torch.device, stats: EngineStats | None = None,
+                  on_done: Callable[[], object] | None = None,
+                  wait_for_others_s: float = 3600.0) -> dict[str, dict[str, float]]:
+    """Compute the network scores ``names`` of the classes ``iso_keys`` (each on its
+    representative) under the cache key ``key``; iso_key -> {name: value}.
+
+    Each class is stored in ``cache`` as soon as it is computed. Claims let processes that
+    share the cache split the work: a class another live process is computing is waited for,
+    and taken over when its claim expires or its process is gone. A class already stored is
+    read, not recomputed. Used by :func:`score_archs` and by each task of an executor.
+    """
+    stats = stats if stats is not None else EngineStats()
+    x, y, channels_last = _prepare_batch(x, y, device)
+    reps = class_representatives()
+    results: dict[str, dict[str, float]] = {k: {} for k in iso_keys}
+
+    def run(k: str) -> None:
+        _compute(k, reps[k], names, cfg, x, y, device, channels_last, results, cache, key,
+                 stats)
+
+    def done() -> None:
+        if on_done is not None:
+            on_done()
+
+    deferred: list[str] = []
+    try:
+        for k in iso_keys:
+            status = "mine" if cache is None else cache.claim(key, k, names)
+            if status == "mine":
+                run(k)
+            elif status == "done":  # another process stored it since we looked
+                results[k].update(cache.get(key, k))
+            else:
+                deferred.append(k)  # another process is computing it
+                continue
+            done()
+        # classes another process holds: wait for its results; take a class over when the
+        # claim expires or its process is gone
+        deadline = time.monotonic() + wait_for_others_s
+        while deferred:
+            still = []
+            for k in deferred:
+                status = cache.claim(key, k, names)
+                if status == "done":
+                    results[k].update(cache.get(key, k))
+                elif status == "mine" or time.monotonic() > deadline:
+                    run(k)
+                else:
+                    still.append(k)
+                    continue
+                done()
+            deferred = still
+            if deferred:
+                time.sleep(0.2)
+    finally:
+        if cache is not None:
+            cache.release_claims()
+    return results
+
+
 def _compute(iso_key, rep, names, cfg, x, y, device, channels_last, results, cache, key, stats):
     t = time.perf_counter()
-    values = score_architecture(rep, list(names), cfg, x, y, device=device, prune=True,
-                                channels_last=channels_last)
+    # on a GPU out-of-memory error, scores that allow it are recomputed on batch chunks
+    values = score_splitting_on_oom(score_architecture, rep, list(names), cfg, x, y,
+                                    device=device, prune=True, channels_last=channels_last)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     dt = time.perf_counter() - t

@@ -1,0 +1,162 @@
+"""A GPU out-of-memory error splits the batch and gives the same score.
+
+:func:`score_splitting_on_oom` runs a scoring function; on ``torch.OutOfMemoryError`` it frees
+the CUDA cache and recomputes the scores on the batch cut into 2, 4, 8, ... chunks (down to
+one sample per chunk), combining the chunk results so that the value is the full-batch score
+up to floating-point rounding, not an approximation:
+
+- ``MEAN_GRAD`` scores are functions of g, the gradient of the batch-MEAN loss. Each chunk's
+  gradient of (sum of its per-sample losses) / b is accumulated, so the chunks add up to g,
+  and the score is computed once from g. (Squaring per chunk would be wrong:
+  ||g1 + g2||^2 != ||g1||^2 + ||g2||^2.)
+- ``SUM`` scores are sums over samples of a per-sample quantity: chunk scores add up.
+
+Both hold only when samples are independent, i.e. BatchNorm in eval mode (running
+statistics). With train-mode BatchNorm every output depends on the whole batch through the
+batch statistics, and so do the gradients through them, so no split gives the same function:
+that case, and any score not listed in :data:`SPLITTABLE`, raises :class:`BatchSplitError`
+(a one-line user error suggesting a smaller --batch-size or --bn eval).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+
+import torch
+
+from nasi.datasets import get_dataset
+from nasi.scores import ScoringContext, get_score
+from nasi.scoring import build_scoring_model
+from nasi.space import Arch
+
+from .cli import UserError
+
+MEAN_GRAD = "mean_grad"
+SUM = "sum"
+
+# How each score can be computed on batch chunks with the same result (BatchNorm in eval
+# mode only). A score that is not listed is never split.
+SPLITTABLE: dict[str, str] = {
+    "nasi": MEAN_GRAD,  # ||g||^2, g = gradient of the batch-mean loss (Eq. 12)
+    "ntk_persample": SUM,  # sum over samples of ||grad L_x||^2 (Eq. 11)
+    "ntk_exact": SUM,  # sum over samples and logits of ||grad f_k(x)||^2 (Eq. 9)
+}
+
+OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
+    {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
+     torch.cuda.OutOfMemoryError})
+
+
+class BatchSplitError(UserError):
+    """Out of memory, and the batch cannot be split into chunks with the same score."""
+
+
+def split_unsupported_reason(names, bn: str) -> str | None:
+    """Why the scores ``names`` cannot be computed exactly on batch chunks, or None."""
+    if bn != "eval":
+        return ("with --bn train the batch statistics couple the samples, so no split of "
+                "the batch gives the same score")
+    other = [n for n in names if n not in SPLITTABLE]
+    if other:
+        return (f"score(s) {', '.join(other)} cannot be computed on batch chunks with the "
+                f"same result (splittable with --bn eval: {', '.join(SPLITTABLE)})")
+    return None
+
+
+def score_splitting_on_oom(score_fn: Callable[..., dict[str, float]], arch: Arch,
+                           names: list[str], cfg, x: torch.Tensor, y: torch.Tensor,
+                           device: torch.device | str = "cpu", prune: bool = True,
+                           channels_last: bool = False) -> dict[str, float]:
+    """``score_fn(arch, names, cfg, x, y, device=, prune=, channels_last=)`` (the signature
+    of nasi.scoring.score_architecture); after an out-of-memory error the same scores computed
+    on 2, 4, ... batch chunks (see the module doc)."""
+    try:
+        return score_fn(arch, names, cfg, x, y, device=device, prune=prune,
+                        channels_last=channels_last)
+    except OOM_ERRORS as exc:
+        first = (str(exc).strip().splitlines() or ["out of memory"])[0]
+    # outside the except clause: the traceback's frames (and their tensors) are gone
+    free_memory()
+    b = int(x.shape[0])
+    if b == 1:
+        raise OOM_ERRORS[0](f"out of memory scoring {arch} with batch size 1: {first}")
+    reason = split_unsupported_reason(names, cfg.bn)
+    if reason is not None:
+        raise BatchSplitError(
+            f"out of memory scoring {arch} with batch size {b} ({first}); {reason}: use a "
+            "smaller --batch-size" + (" or --bn eval" if cfg.bn != "eval" else ""))
+    chunks = 2
+    while True:
+        try:
+            return score_on_chunks(arch, names, cfg, x, y, chunks, device, prune,
+                                   channels_last)
+        except OOM_ERRORS:
+            if chunks >= b:
+                raise  # out of memory even with one sample per chunk
+        free_memory()
+        chunks = min(2 * chunks, b)
+
+
+def score_on_chunks(arch: Arch, names: list[str], cfg, x: torch.Tensor, y: torch.Tensor,
+                    chunks: int, device: torch.device | str = "cpu", prune: bool = True,
+                    channels_last: bool = False) -> dict[str, float]:
+    """The scores ``names`` (all in :data:`SPLITTABLE`; BatchNorm in eval mode) computed on
+    ``chunks`` near-equal batch chunks and combined exactly."""
+    reason = split_unsupported_reason(names, cfg.bn)
+    if reason is not None:
+        raise BatchSplitError(reason)
+    b = int(x.shape[0])
+    num_classes = get_dataset(cfg.dataset).num_classes
+
+    def make_model():
+        return build_scoring_model(arch, cfg, device, prune, channels_last)
+
+    model = make_model()
+    grad_names = [n for n in names if SPLITTABLE[n] == MEAN_GRAD]
+    sum_names = [n for n in names if SPLITTABLE[n] == SUM]
+    totals = dict.fromkeys(sum_names, 0.0)
+    acc: list[torch.Tensor | None] | None = None
+    for xc, yc in zip(x.tensor_split(chunks), y.tensor_split(chunks)):
+        ctx = ScoringContext(model, xc, yc, num_classes, cfg.loss, make_model, arch=arch,
+                             config=cfg)
+        if grad_names:
+            # this chunk's share of the gradient of the batch-mean loss: sum of its
+            # per-sample losses divided by the FULL batch size
+            loss = ctx.per_sample_loss(model(xc)).sum() / b
+            grads = torch.autograd.grad(loss, ctx.params, allow_unused=True)
+            acc = list(grads) if acc is None else [_add(a, g) for a, g in zip(acc, grads)]
+            del loss, grads
+        for n in sum_names:
+            totals[n] += float(get_score(n).fn(ctx))
+        del ctx
+    out: dict[str, float] = dict(totals)
+    if grad_names:
+        ctx = _GivenGradContext(acc, model, x, y, num_classes, cfg.loss, make_model,
+                                arch=arch, config=cfg)
+        for n in grad_names:
+            out[n] = float(get_score(n).fn(ctx))
+    return {n: out[n] for n in names}
+
+
+class _GivenGradContext(ScoringContext):
+    """A context whose batch-mean loss gradient is given (accumulated over chunks)."""
+
+    def __init__(self, grads, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._given = grads
+
+    def loss_grads(self):
+        return self._given
+
+
+def _add(a: torch.Tensor | None, g: torch.Tensor | None) -> torch.Tensor | None:
+    if a is None:
+        return g
+    return a if g is None else a + g
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,201 @@
+"""`--executor ray` (harness.executors.RayExecutor) on a local 2-CPU Ray cluster: same table as
+the local executor, a failing shard is retried without redoing its stored classes, a resumed run
+computes only what the cache lacks. Skipped when ray is not installed (except the checks of the
+one-line errors, which need no Ray)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from harness.cache import ScoreCache
+from harness.cli import UserError, run
+from harness.engine import EngineStats, class_representatives, score_archs
+from harness.executors import RAY_MISSING, RayExecutor, import_ray
+from harness.rank import main
+from nasi.scoring import ScoreConfig
+from nasi.space import Arch
+
+CPU = torch.device("cpu")
+CFG = ScoreConfig(batch_size=8, data="gaussian", C=4, N=1)  # cheap variant nets
+DISCONNECTED = Arch.parse("|none~0|+|nor_conv_3x3~0|none~1|+|none~0|nor_conv_3x3~1|none~2|")
+MIRROR_OF_0 = Arch.parse("|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|avg_pool_3x3~0|"
+                         "skip_connect~1|skip_connect~2|")
+FAST = ["--quiet", "--batch-size", "8", "--width", "4", "--cells", "1"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Ray gives each task one CPU, hence one torch thread; on CPU float32 sums depend on the
+    thread count, so the local reference runs with one thread too (bit-identical tables)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    yield ray
+    ray.shutdown()
+
+
+def batch():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(8, 3, 32, 32, generator=g), torch.randint(0, 10, (8,), generator=g)
+
+
+def archs10():
+    """10 connected classes (lowest representatives), plus a mirror of class 0 and a
+    disconnected architecture."""
+    reps = sorted(a.index for a in class_representatives().values() if a.is_connected)[:10]
+    assert 0 in reps
+    return [Arch.from_index(i) for i in reps] + [MIRROR_OF_0, DISCONNECTED]
+
+
+def local_table(tmp_path):
+    x, y = batch()
+    return score_archs(archs10(), ["nasi"], CFG, x, y, "fp",
+                       ScoreCache(tmp_path / "local.sqlite"), CPU, progress=False)
+
+
+def cache_rows(path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT count(*) FROM scores").fetchone()[0]
+
+
+def test_ray_table_equals_local_table(ray_cluster, tmp_path):
+    x, y = batch()
+    stats = EngineStats()
+    ex = RayExecutor(shard_size=3)
+    got = score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(tmp_path / "c.sqlite"),
+                      CPU, progress=False, stats=stats, executor=ex)
+    pd.testing.assert_frame_equal(got, local_table(tmp_path), check_exact=True)
+    assert got["nasi"].iloc[10] == got["nasi"].iloc[0] and got["nasi"].iloc[11] == 0.0
+    assert (stats.classes_total, stats.classes_computed) == (10, 10)
+    assert ex.info["shards"] == 4 and ex.info["task_device"] == "cpu"
+    assert cache_rows(tmp_path / "c.sqlite") == 10
+
+
+def make_flaky(marker_dir):
+    """A task body whose first attempt on each shard stores one class, then fails."""
+
+    def flaky(iso_keys, *args):
+        from harness.executors import score_shard
+
+        marker = marker_dir / hashlib.sha1(iso_keys[0].encode()).hexdigest()
+        if not marker.exists():
+            marker.touch()
+            score_shard(iso_keys[:1], *args)
+            raise RuntimeError("injected failure")
+        return score_shard(iso_keys, *args)
+
+    return flaky
+
+
+def test_failed_shard_is_retried_and_table_is_complete(ray_cluster, tmp_path):
+    x, y = batch()
+    stats = EngineStats()
+    ex = RayExecutor(shard_size=3, max_retries=2, task_fn=make_flaky(tmp_path))
+    got = score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(tmp_path / "c.sqlite"),
+                      CPU, progress=False, stats=stats, executor=ex)
+    pd.testing.assert_frame_equal(got, local_table(tmp_path), check_exact=True)
+    assert len(list(tmp_path.glob("[0-9a-f]" * 40))) == 4  # every shard failed once
+    # the retries read the class their failed attempt had stored instead of recomputing it
+    assert stats.classes_computed == 10 - 4
+    assert cache_rows(tmp_path / "c.sqlite") == 10
+
+
+def test_shard_failing_every_retry_is_reported(ray_cluster, tmp_path):
+    def broken(iso_keys, *args):
+        raise RuntimeError("always broken")
+
+    x, y = batch()
+    ex = RayExecutor(shard_size=10, max_retries=1, task_fn=broken)
+    with pytest.raises(RuntimeError,
+                       match="1 of 1 Ray shard.*after 1 retry;.*RuntimeError: always broken$"):
+        score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(tmp_path / "c.sqlite"),
+                    CPU, progress=False, executor=ex)
+
+
+def test_user_error_in_a_task_is_raised_without_retry(ray_cluster, tmp_path):
+    def bad_input(iso_keys, *args):
+        (tmp_path / f"attempt-{len(list(tmp_path.glob('attempt-*')))}").touch()
+        return {"error": UserError("bad input in the task")}
+
+    x, y = batch()
+    ex = RayExecutor(shard_size=10, max_retries=3, task_fn=bad_input)
+    with pytest.raises(UserError, match="bad input in the task"):
+        score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(tmp_path / "c.sqlite"),
+                    CPU, progress=False, executor=ex)
+    assert len(list(tmp_path.glob("attempt-*"))) == 1
+
+
+def test_resume_computes_only_classes_missing_from_the_cache(ray_cluster, tmp_path):
+    x, y = batch()
+    path = tmp_path / "c.sqlite"
+    score_archs(archs10()[:4], ["nasi"], CFG, x, y, "fp", ScoreCache(path), CPU, progress=False)
+    with sqlite3.connect(path) as db:
+        before = dict(db.execute("SELECT iso_key, created FROM scores").fetchall())
+    stats = EngineStats()
+    got = score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(path), CPU,
+                      progress=False, stats=stats, executor=RayExecutor(shard_size=2))
+    pd.testing.assert_frame_equal(got, local_table(tmp_path), check_exact=True)
+    assert (stats.classes_cached, stats.classes_computed) == (4, 6)
+    with sqlite3.connect(path) as db:
+        after = dict(db.execute("SELECT iso_key, created FROM scores").fetchall())
+    assert len(after) == 10 and all(after[k] == t for k, t in before.items())  # not rewritten
+
+
+def test_rank_cli_with_ray_executor(ray_cluster, tmp_path, capsys):
+    common = [*FAST, "--indices", "0,3,4,5,8,9,13", "--cache", str(tmp_path / "c.sqlite")]
+    assert run(main, [*common, "--out", str(tmp_path / "ray"), "--executor", "ray",
+                      "--shard-size", "2"]) == 0
+    assert run(main, [*common, "--out", str(tmp_path / "again")]) == 0  # all from the cache
+    assert run(main, [*FAST, "--indices", "0,3,4,5,8,9,13", "--no-cache",
+                      "--out", str(tmp_path / "local")]) == 0
+    capsys.readouterr()
+    ray_csv = pd.read_csv(tmp_path / "ray" / "ranking.csv")
+    pd.testing.assert_frame_equal(ray_csv, pd.read_csv(tmp_path / "local" / "ranking.csv"))
+    pd.testing.assert_frame_equal(ray_csv, pd.read_csv(tmp_path / "again" / "ranking.csv"))
+    engine = json.loads((tmp_path / "ray" / "summary.json").read_text())["engine"]
+    assert engine["executor"]["name"] == "ray" and engine["executor"]["shards"] == 4
+    assert engine["classes_computed"] == 7
+    again = json.loads((tmp_path / "again" / "summary.json").read_text())["engine"]
+    assert (again["classes_cached"], again["classes_computed"]) == (7, 0)
+
+
+# ---------------------------------------------------------------- one-line errors, no Ray
+def test_missing_ray_is_a_one_line_user_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(UserError, match="nasi-harness\\[ray\\]"):
+        import_ray()
+    code = run(main, [*FAST, "--indices", "0", "--executor", "ray", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"error: {RAY_MISSING}"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--address", "auto"], "only apply with --executor ray"),
+    (["--executor", "ray", "--shard-size", "0"], "--shard-size must be >= 1"),
+    (["--executor", "ray", "--gpus-per-task", "1.5"], "--gpus-per-task must be"),
+    (["--executor", "ray", "--no-cache"], "drop --no-cache"),
+    (["--executor", "ray", "--device", "cuda:1"], "--device must be one of auto, cpu, cuda"),
+    (["--executor", "dask"], "invalid choice"),
+])
+def test_bad_executor_arguments(tmp_path, capsys, args, needle):
+    with pytest.raises(SystemExit) if "dask" in args else contextlib.nullcontext():
+        code = run(main, [*FAST, "--indices", "0", "--out", str(tmp_path), *args])
+        assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
