@@ -46,7 +46,7 @@ SEARCH_SEEDS = (0, 1, 2)
 SEARCH_STEPS = 30
 # The search configuration is pinned here (not taken from SearchConfig's defaults), so that
 # re-tuning the defaults does not silently move the gate.
-SEARCH = {"steps": SEARCH_STEPS, "batch_size": 64, "mu": 2.0, "nu": 0.0, "nu_mode": "ada",
+SEARCH = {"steps": SEARCH_STEPS, "batch_size": 64, "mu": 2.0, "nu": None, "nu_mode": "ada",
           "nu_quantile": 0.5, "ada_warmup": 5, "tau": 1.0, "C": 8, "N": 1, "bn": "nb201",
           "st": "chosen", "labels": "true", "data": "real"}
 K_STD = 3.0
