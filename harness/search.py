@@ -82,6 +82,9 @@ def build_parser() -> Parser:
                    help=f"ada: the quantile q (default {d.nu_quantile})")
     p.add_argument("--tau", type=float, default=d.tau,
                    help=f"Gumbel-softmax temperature (default {d.tau})")
+    p.add_argument("--scale", default=d.scale, choices=("log", "linear"),
+                   help="penalised reward on log s (ours, default) or on s (Eq. 14 literally); "
+                        "see nasi.search")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
                    help=f"mini-batch size b (default {d.batch_size})")
     p.add_argument("--width", type=int, default=d.C, help=f"supernet width C (default {d.C})")
@@ -90,6 +93,10 @@ def build_parser() -> Parser:
     p.add_argument("--bn", default=d.bn, choices=BN_MODES,
                    help="cell BatchNorm: nb201 (affine, as nasi.network) or batch (affine=False, "
                         f"track_running_stats=False, as NATS-algos) (default {d.bn})")
+    p.add_argument("--estimator", default=d.estimator, choices=("st", "reinforce"),
+                   help="st: Algorithm 1's Gumbel straight-through gradient by double backprop "
+                        "(default); reinforce: score-function estimate of the same expected-"
+                        "reward gradient, one ordinary backward per step (ours; see nasi.search)")
     p.add_argument("--st", default=d.st, choices=ST_MODES,
                    help=f"straight-through estimator (see nasi.supernet) (default {d.st})")
     p.add_argument("--labels", default=d.labels, choices=("true", "random"),
@@ -132,6 +139,7 @@ def _config(args, **over):
 
     kw = dict(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size, mu=args.mu,
               nu=args.nu, nu_mode=args.nu_mode, nu_quantile=args.nu_quantile, tau=args.tau,
+              scale=args.scale, estimator=args.estimator,
               C=args.width, N=args.cells, bn=args.bn, st=args.st, labels=args.labels,
               data=args.data, seed=args.seed_start)
     kw.update(over)
@@ -266,7 +274,7 @@ def exact_check(args, cfg, results, table, truth) -> dict:
 
     tab = load_score_table(args.exact_from, args.exact_score)
     eg = exact_gradient(tab["index"].to_numpy(), tab["score"].to_numpy(), cfg.mu, cfg.nu,
-                        cfg.nu_mode, cfg.nu_quantile)
+                        cfg.nu_mode, cfg.nu_quantile, scale=cfg.scale)
     try:
         steps = sorted({int(s) for s in str(args.exact_steps).split(",") if s.strip()})
     except ValueError:
@@ -279,7 +287,7 @@ def exact_check(args, cfg, results, table, truth) -> dict:
         for r in results:
             tr = {k: v[:T] for k, v in r.trace.items()}
             agg = aggregate(tr, cfg.mu, cfg.nu, cfg.nu_mode, cfg.tau, cfg.nu_quantile,
-                            cfg.ada_warmup, cfg.xi)
+                            cfg.ada_warmup, cfg.xi, cfg.scale, cfg.estimator)
             found = arch_of(agg.delta.argmax(-1))
             edge.append(edge_agreement(found, eg.arch))
             full.append(float(found == eg.arch))
@@ -288,7 +296,7 @@ def exact_check(args, cfg, results, table, truth) -> dict:
                      "arch_agreement": float(np.mean(full)), "n_seeds": len(results)})
     return {
         "table": str(args.exact_from), "score": args.exact_score, "n_archs": eg.n,
-        "complete": eg.n == 15625, "mu": cfg.mu, "nu_mode": cfg.nu_mode,
+        "complete": len(tab) == 15625, "mu": cfg.mu, "scale": cfg.scale, "nu_mode": cfg.nu_mode,
         "nu_used": eg.nu, "mean_reward": eg.mean_reward,
         "gradient": eg.grad.tolist(), "arch": eg.arch.string, "index": eg.arch.index,
         **{c: _acc(truth, eg.arch.index, c) for c in EVAL_COLUMNS},
@@ -435,10 +443,12 @@ def render_report(summary: dict) -> str:
     dev = f"{env['device_name']}, {cfg['threads']} thread(s)" if env["device"] == "cpu" \
         else env["device_name"]
     setup = (f"T={cfg['steps']}, b={cfg['batch_size']}, supernet C={cfg['C']} N={cfg['N']} "
-             f"(bn={cfg['bn']}), tau={cfg['tau']}, mu={cfg['mu']}, "
+             f"(bn={cfg['bn']}), tau={cfg['tau']}, mu={cfg['mu']}, reward on "
+             f"{'log s' if cfg['scale'] == 'log' else 's'}, "
              + (f"NASI-ADA (nu_t = q{cfg['nu_quantile']} of the sampled scores, initial nu "
                 f"{cfg['nu']})" if cfg["nu_mode"] == "ada" else f"NASI-FIX (nu={cfg['nu']})")
-             + f", straight-through '{cfg['st']}'")
+             + (f", straight-through '{cfg['st']}'" if cfg["estimator"] == "st"
+                else ", REINFORCE estimator (ours)"))
     lines = [
         "# NASI search on NAS-Bench-201",
         "",

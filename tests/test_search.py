@@ -206,6 +206,10 @@ def test_nu_schedule_and_penalty_sign():
     # below nu: G = ds/dalpha; above: (1 - mu) ds/dalpha = -ds/dalpha
     np.testing.assert_allclose(agg.G[1], -agg.G[0])
     np.testing.assert_allclose(agg.rewards, [1.0, 3.0 - 2.0 * 1.0])
+    # log scale: G divided by s, R on log s
+    lg = aggregate(trace, mu=2.0, nu=2.0, nu_mode="fix", tau=1.0, scale="log")
+    np.testing.assert_allclose(lg.G, agg.G / trace["score"][:, None, None])
+    np.testing.assert_allclose(lg.rewards, [0.0, np.log(3) - 2 * (np.log(3) - np.log(2))])
 
 
 # ----------------------------------------------------------------------------- search
@@ -288,6 +292,12 @@ def test_exact_gradient_penalised_reward_brute_force():
         assert eg.nu == pytest.approx(nu_used)
         r = np.where(conn, s - 2.0 * np.maximum(0, s - nu_used), 0.0)
         np.testing.assert_allclose(eg.grad, _brute_force_gradient(r), atol=1e-12)
+    # log scale: R on log s and log nu; disconnected get the lowest connected reward
+    eg = exact_gradient(range(len(s)), s, mu=2.0, nu=1.5, nu_mode="fix", scale="log")
+    r = np.log(s[conn]) - 2.0 * np.maximum(0, np.log(s[conn]) - np.log(1.5))
+    full = np.full(len(s), r.min())
+    full[conn] = r
+    np.testing.assert_allclose(eg.grad, _brute_force_gradient(full), atol=1e-12)
     assert edge_agreement(eg.arch, eg.arch) == 1.0
     assert edge_agreement(Arch.from_index(0), Arch.from_index(0)) == 1.0
 
@@ -364,3 +374,37 @@ def test_edge_agreement_counts_edges():
     b = Arch(("none",) * 5 + ("skip_connect",))
     assert edge_agreement(a, b) == pytest.approx(5 / 6)
     assert edge_agreement([0, 1, 2, 3, 4, 0], b) == pytest.approx(1 / 6)
+
+
+# ----------------------------------------------------------------------------- reinforce
+def test_reinforce_scores_equal_double_backprop_scores():
+    a = run_search(tiny(steps=3), "cpu")
+    b = run_search(tiny(steps=3, estimator="reinforce"), "cpu")
+    np.testing.assert_array_equal(a.trace["index"], b.trace["index"])
+    np.testing.assert_allclose(a.trace["score"], b.trace["score"], rtol=1e-5)
+    assert not b.trace["ds_dh"].any()
+
+
+def test_reinforce_converges_to_the_exact_gradient_argmax():
+    """With scores from a table, the score-function estimate of Delta points to the exact
+    expected-reward gradient's argmax (an unbiased estimator of it)."""
+    from nasi.search import sample_gumbel
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(6, 5))
+    v[np.arange(6), rng.integers(0, 5, 6)] += 1.5  # a clear winner per edge
+    archs = all_archs()
+    code = {a.code: i for i, a in enumerate(archs)}
+    ops = np.array([[OPS.index(o) for o in a.ops] for a in archs])
+    table = np.exp(v[np.arange(6), ops].sum(1) / 3)  # positive scores
+    gen = torch.Generator().manual_seed(0)
+    T = 3000
+    idx = np.array([sample_gumbel(gen).argmax(-1).numpy() for _ in range(T)])
+    s = np.array([table[code["".join(map(str, i))]] for i in idx])
+    trace = {"score": s, "connected": np.ones(T, bool), "index": idx,
+             "gumbel": np.zeros((T, 6, 5)), "ds_dh": np.zeros((T, 6, 5))}
+    agg = aggregate(trace, mu=0.0, nu=None, nu_mode="fix", tau=1.0, scale="log",
+                    estimator="reinforce")
+    eg = exact_gradient(range(len(table)), table, mu=0.0, nu=None, scale="log",
+                        zero_disconnected=False)
+    assert list(agg.delta.argmax(-1)) == index_of(eg.arch) == list(v.argmax(1))
