@@ -6,7 +6,8 @@
 - The 341 disconnected architectures get each score's documented ``disconnected_value``
   without running a network; closed-form scores (params, flops) are computed per architecture.
 - Results go to the SQLite cache as each class finishes: reruns and interrupted runs resume.
-- CUDA when available, else CPU with channels_last and all cores as intra-op threads.
+- CUDA when available, else CPU with channels_last; ``executor`` decides where the missing
+  classes run (harness.local_pool: worker processes, one thread each on the CPU; or Ray).
 """
 
 from __future__ import annotations

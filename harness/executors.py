@@ -1,6 +1,7 @@
 """Where the isomorphism classes missing from the cache are computed.
 
-- ``local`` (default): in this process, :func:`harness.engine.score_classes`. Needs no Ray.
+- ``local`` (default): worker processes on this machine, one intra-op thread each on the CPU
+  (:class:`harness.local_pool.LocalExecutor`). Needs no Ray.
 - ``ray`` (optional extra, ``pip install nasi-harness[ray]``): :class:`RayExecutor` cuts the
   missing classes (ordered by representative index) into shards and runs one Ray task per
   shard, with a fraction of a GPU each when the cluster has GPUs, else one CPU. Each task opens
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .cli import UserError, user_error_types
+from .local_pool import usable_cores
 
 RAY_MISSING = "--executor ray needs `pip install nasi-harness[ray]`"
 RAY_DEVICES = ("auto", "cpu", "cuda")
@@ -144,7 +145,7 @@ class RayExecutor:
                 raise UserError(f"cannot connect to the Ray cluster at {self.address}: "
                                 f"{msg}") from None
         else:
-            ray.init(num_cpus=self.num_cpus or _usable_cores(), **common)
+            ray.init(num_cpus=self.num_cpus or usable_cores(), **common)
 
     def _use_gpu(self, ray) -> bool:
         gpus = ray.cluster_resources().get("GPU", 0)
@@ -212,16 +213,21 @@ class RayExecutor:
         return out
 
 
-def make_executor(args):
-    """The executor of ``python -m harness.rank`` arguments: None for local (the engine's
-    in-process path), else a checked RayExecutor (a UserError when ray is not installed)."""
+def make_executor(args, device: torch.device):
+    """The executor of ``python -m harness.rank`` arguments: a LocalExecutor on ``device``,
+    or a checked RayExecutor (a UserError when ray is not installed)."""
     ray_only = {"--address": args.address, "--shard-size": args.shard_size,
                 "--gpus-per-task": args.gpus_per_task}
     if args.executor != "ray":
         given = [flag for flag, v in ray_only.items() if v is not None]
         if given:
             raise UserError(f"{', '.join(given)} only apply with --executor ray")
-        return None
+        from .local_pool import LocalExecutor
+
+        return LocalExecutor(device=device, workers=args.workers)
+    if args.workers is not None:
+        raise UserError("--workers only applies with --executor local (Ray sizes its own "
+                        "tasks)")
     if args.no_cache:
         raise UserError("--executor ray needs the score cache (its tasks write their results "
                         "there): drop --no-cache")
@@ -251,10 +257,3 @@ def _one_line(exc: BaseException) -> str:
         exc = cause
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1

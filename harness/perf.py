@@ -4,11 +4,14 @@
 
 Prints one JSON object. The straightforward loop is what zero-cost-proxy code does: build the
 full NB201 module as the benchmark defines it (every edge and 'none' op evaluated), forward,
-``loss.backward()``, sum of squared ``.grad``. Our path builds the same network from the same
-seed with the exact pruned cell plan and channels_last (see nasi.network), so the scores
-agree up to float32 summation order (the float64 equality is a unit test). Both run on the
-same fixed random 100-architecture sample and the same batch. GFLOP/s use the benchmark's
-FLOP formula: 2 x MACs per image x batch x 3 (forward + backward).
+``loss.backward()``, sum of squared ``.grad``, in this process with torch's default threads.
+Ours is the engine as ``harness.rank`` runs it: the local executor (worker processes, one
+thread each on the CPU; started and warmed up before the clock starts), one network per
+isomorphism class with the exact pruned cell plan and channels_last (see nasi.network), none
+for disconnected cells. The networks have the same weights (same seed), so the scores agree
+up to float32 summation order (the float64 equality is a unit test). Both run on the same fixed
+random 100-architecture sample and the same batch. GFLOP/s use the benchmark's FLOP formula:
+2 x MACs per image x batch x 3 (forward + backward).
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from scipy import stats
 
 from nasi.cost import closed_form
 from nasi.network import NB201Network
-from nasi.scoring import ScoreConfig, arch_seed, score_architecture
+from nasi.scoring import ScoreConfig, arch_seed
 from nasi.space import NUM_ARCHS, all_archs
 
 from .cli import Parser, run
 from .engine import class_representatives, resolve_device
 from .environment import device_name
+from .local_pool import LocalExecutor
 
 
 def straightforward_nasi(arch, cfg: ScoreConfig, x, y, device) -> float:
@@ -72,38 +76,51 @@ def _timed(fn, archs, device):
     return values, time.perf_counter() - t
 
 
+def _engine_timed(engine: LocalExecutor, archs, cfg, x, y, device):
+    """Scores of ``archs`` by the engine's executor (one network per class, disconnected: 0)
+    and the wall time, the workers started and warmed up (two classes) beforehand."""
+    keys = list(dict.fromkeys(a.iso_key for a in archs if a.is_connected))
+    engine(keys[:2], ["nasi"], cfg, x, y, "perf", None)
+    t = time.perf_counter()
+    out = engine(keys, ["nasi"], cfg, x, y, "perf", None)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t
+    return [out[a.iso_key]["nasi"] if a.is_connected else 0.0 for a in archs], seconds
+
+
 def main(argv=None) -> int:
     p = Parser(prog="python -m harness.perf", description=__doc__)
     p.add_argument("--n", type=int, default=100, help="sample size (default 100)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=2022, help="sample seed (default 2022)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=None,
+                   help="engine worker processes (default: as harness.rank, the usable cores "
+                        "on the CPU, 1 on CUDA)")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     cfg = ScoreConfig(batch_size=args.batch_size, data="gaussian")
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch_size, 3, 32, 32, generator=gen).to(device)
     y = torch.randint(0, 10, (args.batch_size,), generator=gen).to(device)
-    x_fast = x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
     idx = np.random.default_rng(args.seed).choice(NUM_ARCHS, size=args.n, replace=False)
     archs = [all_archs()[int(i)] for i in sorted(idx)]
 
-    def ours(a):
-        return score_architecture(a, ["nasi"], cfg, x_fast, y, device, prune=True,
-                                  channels_last=device.type == "cpu")["nasi"]
+    reps = class_representatives()
 
-    def reference(a):
-        return straightforward_nasi(a, cfg, x, y, device)
+    def reference(a):  # the network the engine scores for a's class: its representative's
+        return straightforward_nasi(reps[a.iso_key] if a.is_connected else a, cfg, x, y, device)
 
-    ours(archs[0]), reference(archs[0])  # warm-up (oneDNN primitive caches)
+    reference(archs[0])  # warm-up (oneDNN primitive caches)
     ref_vals, ref_s = _timed(reference, archs, device)
-    our_vals, our_s = _timed(ours, archs, device)
+    with LocalExecutor(device=device, workers=args.workers, min_pool_classes=0) as engine:
+        our_vals, our_s = _engine_timed(engine, archs, cfg, x, y, device)
 
     connected = [i for i, a in enumerate(archs) if a.is_connected]
     rel = [abs(our_vals[i] - ref_vals[i]) / abs(ref_vals[i]) for i in connected]
     flops = sum(2 * closed_form(a, "cifar10")[1] * args.batch_size * 3 for a in archs)
     peak = conv_peak_gflops(device)
-    reps = class_representatives()
     n_classes_run = sum(1 for a in reps.values() if a.is_connected)
     ms_ref, ms_ours = 1e3 * ref_s / len(archs), 1e3 * our_s / len(archs)
     result = {
@@ -111,7 +128,8 @@ def main(argv=None) -> int:
             "n": len(archs), "seed": args.seed, "n_disconnected": len(archs) - len(connected),
             "method": "numpy.random.default_rng(seed).choice(15625, n, replace=False)"},
         "device": str(device), "device_name": device_name(device),
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__, "straightforward_torch_threads": torch.get_num_threads(),
+        "ours_executor": engine.describe(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_count": os.cpu_count(),
         "straightforward": {"ms_per_arch": round(ms_ref, 2),
                             "archs_per_s": round(len(archs) / ref_s, 3),

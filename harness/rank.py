@@ -83,9 +83,12 @@ def build_parser() -> Parser:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     ex = p.add_argument_group("scale-out (see harness.executors)")
     ex.add_argument("--executor", default="local", choices=("local", "ray"),
-                    help="local: this process (default); ray: shards of classes as Ray tasks "
-                         "that write to the cache (needs `pip install nasi-harness[ray]` and "
-                         "a --cache file all Ray nodes share)")
+                    help="local: worker processes on this machine (default); ray: shards of "
+                         "classes as Ray tasks that write to the cache (needs `pip install "
+                         "nasi-harness[ray]` and a --cache file all Ray nodes share)")
+    ex.add_argument("--workers", type=int, metavar="W",
+                    help="local: scoring processes (default: all usable cores on the CPU, each "
+                         "with one torch thread, so scores do not depend on W; 1 on CUDA)")
     ex.add_argument("--address", help="Ray cluster to connect to (default: start a local one "
                                       "on this machine's cores)")
     ex.add_argument("--shard-size", type=int, metavar="N",
@@ -152,20 +155,18 @@ def main(argv: list[str] | None = None) -> int:
                       C=args.width, N=args.cells)
     out = prepare_out_dir(args.out)
     indices, selection = select_indices(args)
-    from .executors import make_executor
-
-    executor = make_executor(args)  # None: local
-
     from nasi.data import batch_fingerprint, load_batch_with_info
     from nasi.space import all_archs
 
     from .cache import CacheError, ScoreCache
     from .engine import EngineStats, resolve_device, score_archs
     from .environment import environment
+    from .executors import make_executor
 
-    table = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
     # with Ray the tasks choose their device; this process only reads the cache
-    device = resolve_device("cpu" if executor is not None else args.device)
+    device = resolve_device("cpu" if args.executor == "ray" else args.device)
+    executor = make_executor(args, device)
+    table = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
     x, y, data_info = load_batch_with_info(cfg.dataset, cfg.data, cfg.batch_size, cfg.seed,
                                            cfg.labels)
     fingerprint = batch_fingerprint(x, y)
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         scores = score_archs(archs, names, cfg, x, y, fingerprint, cache, device,
                              progress=not args.quiet, stats=stats, executor=executor)
     finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
         if cache is not None:
             cache.close()
 
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "engine": {"classes": stats.classes_total, "classes_cached": stats.classes_cached,
                    "classes_computed": stats.classes_computed,
                    "compute_seconds": round(stats.compute_seconds, 3),
-                   "executor": {"name": "local"} if executor is None else executor.describe()},
+                   "executor": executor.describe()},
         "wall_time_s": round(time.monotonic() - t_start, 3),
         "correlations": basic_correlations(ranking, names, targets),
     }

@@ -18,7 +18,8 @@ def test_perf_prints_one_json_object_with_the_comparison():
     for key in ("straightforward", "ours"):
         assert result[key]["ms_per_arch"] > 0 and result[key]["archs_per_s"] > 0
     assert result["speedup"] > 0 and result["device"] == "cpu"
-    assert result["sample"]["n"] == 3 and result["torch_threads"] >= 1
+    assert result["sample"]["n"] == 3 and result["straightforward_torch_threads"] >= 1
+    assert result["ours_executor"]["threads_per_worker"] == 1  # CPU: one thread per worker
     # both paths compute the same scores (float32 summation order aside)
     assert result["scores_agree"]["max_rel_diff"] < 1e-2
     assert result["whole_space_estimate"]["ours_networks_run"] == 6461
