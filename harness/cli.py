@@ -22,7 +22,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     candidates = {
         "benchmarks": "BenchmarkError", "nasi.datasets": "DatasetError", "nasi.space": "ArchError",
         "nasi.scores.registry": "ScoreError", "nasi.data": "DataError",
-        "harness.cache": "CacheError",
+        "harness.cache": "CacheError", "nasi.device": "DeviceError",
     }
     types: list[type[BaseException]] = [UserError]
     for module, name in candidates.items():

@@ -29,22 +29,6 @@ from .oom import score_splitting_on_oom
 from .progress import Progress
 
 
-def resolve_device(name: str | None = "auto") -> torch.device:
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as exc:
-        from .cli import UserError
-
-        raise UserError(f"unknown device {name!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        from .cli import UserError
-
-        raise UserError("--device cuda requested but no CUDA device is available")
-    return dev
-
-
 @functools.cache
 def class_representatives() -> dict[str, Arch]:
     """iso_key -> the architecture with the lowest benchmark index in that class."""

@@ -26,12 +26,13 @@ import torch.nn.functional as F
 from scipy import stats
 
 from nasi.cost import closed_form
+from nasi.device import resolve_device
 from nasi.network import NB201Network
 from nasi.scoring import ScoreConfig, arch_seed
 from nasi.space import NUM_ARCHS, all_archs
 
 from .cli import Parser, run
-from .engine import class_representatives, resolve_device
+from .engine import class_representatives
 from .environment import device_name
 from .local_pool import LocalExecutor
 

@@ -156,10 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     out = prepare_out_dir(args.out)
     indices, selection = select_indices(args)
     from nasi.data import batch_fingerprint, load_batch_with_info
+    from nasi.device import resolve_device
     from nasi.space import all_archs
 
     from .cache import CacheError, ScoreCache
-    from .engine import EngineStats, resolve_device, score_archs
+    from .engine import EngineStats, score_archs
     from .environment import environment
     from .executors import make_executor
 

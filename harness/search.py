@@ -16,9 +16,9 @@ search on CIFAR-100 and ImageNet16-120 directly (Gaussian data unless --data-cif
 --data-imagenet16 give a dataset PATH: no real images of them are embedded).
 --agnostic: the standard search, random labels and random (Gaussian) data, as NASI Table 2.
 --exact-from RANKING_CSV: the exact expected-reward gradient at alpha = 0 from a table of
-scores for all architectures (a harness.rank ranking.csv or harness.search_table output), its
-argmax architecture, and how often the stochastic search agrees with it, edge by edge, as T
-grows.
+scores for all architectures (a harness.rank ranking.csv, e.g. of ``harness.rank --width 8
+--cells 5 --batch-size 32`` for the default supernet's scale), its argmax architecture, and
+how often the stochastic search agrees with it, edge by edge, as T grows.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +36,7 @@ import pandas as pd
 from nasi.datasets import DATASETS, get_dataset
 
 from .cli import Parser, UserError, run
+from .outputs import prepare_out_dir, write_atomic
 
 EVAL_COLUMNS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 COLUMN_TITLES = {"cifar10_test": "CIFAR-10 test", "cifar100_test": "CIFAR-100 test",
@@ -99,6 +99,9 @@ def build_parser() -> Parser:
                         "reward gradient, one ordinary backward per step (ours; see nasi.search)")
     p.add_argument("--st", default=d.st, choices=ST_MODES,
                    help=f"straight-through estimator (see nasi.supernet) (default {d.st})")
+    p.add_argument("--redraw-every", type=int, default=d.redraw_every, metavar="K",
+                   help="draw the supernet's initial weights anew every K steps (ours; 0: one "
+                        f"draw per search, Algorithm 1) (default {d.redraw_every})")
     p.add_argument("--labels", default=d.labels, choices=("true", "random"),
                    help=f"true or uniformly random labels (default {d.labels})")
     p.add_argument("--data", default=d.data,
@@ -139,7 +142,7 @@ def _config(args, **over):
 
     kw = dict(dataset=args.dataset, steps=args.steps, batch_size=args.batch_size, mu=args.mu,
               nu=args.nu, nu_mode=args.nu_mode, nu_quantile=args.nu_quantile, tau=args.tau,
-              scale=args.scale, estimator=args.estimator,
+              scale=args.scale, estimator=args.estimator, redraw_every=args.redraw_every,
               C=args.width, N=args.cells, bn=args.bn, st=args.st, labels=args.labels,
               data=args.data, seed=args.seed_start)
     kw.update(over)
@@ -211,24 +214,6 @@ def _fmt(st: dict) -> str:
     if not st or st.get("mean") is None:
         return "–"
     return f"{st['mean']:.2f} ± {st['std']:.2f}"
-
-
-def prepare_out_dir(path: str | Path) -> Path:
-    out = Path(path)
-    try:
-        (out / "runs").mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"output folder {out} is not writable: {exc.strerror or exc}") from None
-    return out
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _jsonable(obj):
@@ -323,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks import ACCURACY_COLUMNS, load_benchmark
-    from nasi.search import SearchError, random_search_baseline, resolve_device, run_search
+    from nasi.device import resolve_device
+    from nasi.search import random_search_baseline, run_search
 
     from .environment import environment
 
@@ -331,13 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     base = _config(args)
     for g in groups:  # validate every group's config before any work
         _config(args, dataset=g["dataset"], data=g["data"], labels=g["labels"])
-    try:
-        device = resolve_device(args.device)
-    except SearchError as exc:
-        raise UserError(str(exc)) from None
+    device = resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     out = prepare_out_dir(args.out)
+    prepare_out_dir(out / "runs", "runs folder")
     truth = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     t_start = time.monotonic()
@@ -448,7 +432,9 @@ def render_report(summary: dict) -> str:
              + (f"NASI-ADA (nu_t = q{cfg['nu_quantile']} of the sampled scores, initial nu "
                 f"{cfg['nu']})" if cfg["nu_mode"] == "ada" else f"NASI-FIX (nu={cfg['nu']})")
              + (f", straight-through '{cfg['st']}'" if cfg["estimator"] == "st"
-                else ", REINFORCE estimator (ours)"))
+                else ", REINFORCE estimator (ours)")
+             + (f", supernet weights redrawn every {cfg['redraw_every']} steps (ours)"
+                if cfg.get("redraw_every") else ", one supernet draw per search"))
     lines = [
         "# NASI search on NAS-Bench-201",
         "",

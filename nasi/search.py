@@ -130,6 +130,7 @@ import torch
 import torch.nn.functional as F
 
 from .datasets import get_dataset
+from .device import resolve_device
 from .space import EDGES, NUM_ARCHS, OPS, Arch, all_archs
 from .supernet import BN_MODES, ST_MODES, Supernet, arch_of
 
@@ -164,6 +165,7 @@ class SearchConfig:
     bn: str = "nb201"
     st: str = "chosen"
     estimator: str = "st"  # st: Algorithm 1 (Gumbel straight-through); reinforce: ours
+    redraw_every: int = 0  # redraw the supernet's initial weights every K steps; 0: never
     labels: str = "true"
     data: str = "real"
     seed: int = 0
@@ -194,6 +196,7 @@ class SearchConfig:
             (self.labels in LABEL_MODES, f"labels must be one of {LABEL_MODES}, got "
                                          f"{self.labels!r}"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            (self.redraw_every >= 0, f"redraw_every must be >= 0, got {self.redraw_every}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -455,18 +458,6 @@ def score_only(net: Supernet, x: torch.Tensor, y: torch.Tensor, index: Sequence[
 
 
 # --------------------------------------------------------------------------------- search
-def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as exc:
-        raise SearchError(f"unknown device {name!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SearchError("device cuda requested but no CUDA device is available")
-    return dev
-
-
 def build_supernet(cfg: SearchConfig, device="cpu") -> Supernet:
     net = Supernet(get_dataset(cfg.dataset).num_classes, C=cfg.C, N=cfg.N, bn=cfg.bn,
                    seed=derive_seed(cfg.seed, "supernet"))
@@ -489,6 +480,8 @@ def run_search(cfg: SearchConfig, device="auto", stream: BatchStream | None = No
                                         np.zeros((T, N_EDGES), int), np.zeros(T))
     for t in range(T):
         ts = time.perf_counter()
+        if cfg.redraw_every and t and t % cfg.redraw_every == 0:
+            net.redraw(derive_seed(cfg.seed, f"supernet:{t // cfg.redraw_every}"))
         x, y = stream.next()
         g = sample_gumbel(gen)
         index = g.argmax(-1).tolist()  # argmax of softmax((alpha0 + g) / tau) for any tau

@@ -168,6 +168,17 @@ class Supernet(nn.Module):
         x = self.global_pooling(self.lastact(x)).flatten(1)
         return self.classifier(x)
 
+    @torch.no_grad()
+    def redraw(self, seed: int) -> None:
+        """Draw every weight anew at initialisation (PyTorch default init, seeded, forked RNG)
+        and reset BatchNorm; the search's ``redraw_every`` uses it."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)):
+                    m.reset_parameters()
+        self.seed = seed
+
     # ------------------------------------------------------------------ parameters
     def shared_parameters(self) -> list[nn.Parameter]:
         """Stem, reduction blocks and head: in every subnet."""

@@ -198,6 +198,8 @@ def test_corrupt_cache_is_moved_aside_with_a_notice(tmp_path):
     (["--labels", "maybe"], "invalid choice"),
     (["--batch-size", "x"], "invalid int"),
     (["--data", "/nonexistent/cifar"], "/nonexistent/cifar"),
+    (["--device", "tpu9"], "unknown device"),
+    (["--workers", "0"], "--workers must be >= 1"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, args, needle):
     proc = rank("--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c.sqlite"), *args,

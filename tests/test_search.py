@@ -4,6 +4,7 @@ the Eq. 18 update, seeding, the exact expected-reward gradient and the CLI."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -218,6 +219,32 @@ def tiny(**kw):
                            "seed": 0, **kw})
 
 
+def test_redraw_gives_a_fresh_seeded_initialisation():
+    a, b = Supernet(10, C=4, N=1, seed=0), Supernet(10, C=4, N=1, seed=0)
+    first = {n: p.clone() for n, p in a.named_parameters()}
+    a.redraw(7)
+    b.redraw(7)
+    for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert torch.equal(p, q), n  # seeded
+    assert not torch.equal(a.stem[0].weight, first["stem.0.weight"])
+    cell = a.cells[0]
+    assert not torch.equal(cell.edges[0][3].op[1].weight, first["cells.0.edges.0.3.op.1.weight"])
+    assert torch.equal(cell.edges[0][3].op[2].weight, torch.ones(4))  # BN back to its init
+    # default init distribution: kaiming_uniform(a=sqrt(5)) bound = 1/sqrt(fan_in)
+    w = cell.edges[0][3].op[1].weight
+    assert w.abs().max() <= 1 / math.sqrt(4 * 9) and w.std() > 0
+
+
+def test_search_with_redraws_is_seeded_and_differs_from_one_draw():
+    a = run_search(tiny(redraw_every=2), "cpu")
+    b = run_search(tiny(redraw_every=2), "cpu")
+    np.testing.assert_array_equal(a.trace["ds_dh"], b.trace["ds_dh"])
+    one = run_search(tiny(), "cpu")
+    np.testing.assert_array_equal(a.trace["index"], one.trace["index"])  # same samples
+    assert not np.array_equal(a.trace["score"][2:], one.trace["score"][2:])  # other weights
+    np.testing.assert_array_equal(a.trace["score"][:2], one.trace["score"][:2])
+
+
 def test_same_seed_same_search_and_disconnected_steps():
     a, b = run_search(tiny(), "cpu"), run_search(tiny(), "cpu")
     assert a.arch == b.arch
@@ -352,6 +379,8 @@ def test_cli_end_to_end(tmp_path):
     ["--seeds", "0"],
     ["--exact-from", "/nonexistent/ranking.csv"],
     ["--data", "real", "--dataset", "cifar100"],
+    ["--device", "tpu9"],
+    ["--redraw-every", "-1"],
 ])
 def test_cli_bad_input_exit_2_one_line(args, tmp_path, capsys):
     from harness.cli import run
