@@ -1,9 +1,16 @@
-"""A GPU out-of-memory error splits the batch and gives the same score.
+"""A GPU out-of-memory error is answered with less memory and the same score.
 
 :func:`score_splitting_on_oom` runs a scoring function; on ``torch.OutOfMemoryError`` it frees
-the CUDA cache and recomputes the scores on the batch cut into 2, 4, 8, ... chunks (down to
-one sample per chunk), combining the chunk results so that the value is the full-batch score
-up to floating-point rounding, not an approximation:
+the CUDA cache and
+
+1. recomputes with activation checkpointing per cell (nasi.network): the same batch, the same
+   batch statistics, the same function and gradients, with the activations of one cell at a
+   time instead of all of them. Exact in every BatchNorm mode, for the scores in
+   :data:`CHECKPOINT_SAFE` (those without forward hooks inside the cells, which would fire
+   twice);
+2. if that is still out of memory, recomputes the scores on the batch cut into 2, 4, 8, ...
+   chunks (down to one sample per chunk), combining the chunk results so that the value is
+   the full-batch score up to floating-point rounding, not an approximation:
 
 - ``MEAN_GRAD`` scores are functions of g, the gradient of the batch-MEAN loss. Each chunk's
   gradient of (sum of its per-sample losses) / b is accumulated, so the chunks add up to g,
@@ -11,11 +18,12 @@ up to floating-point rounding, not an approximation:
   ||g1 + g2||^2 != ||g1||^2 + ||g2||^2.)
 - ``SUM`` scores are sums over samples of a per-sample quantity: chunk scores add up.
 
-Both hold only when samples are independent, i.e. BatchNorm in eval mode (running
+Splitting holds only when samples are independent, i.e. BatchNorm in eval mode (running
 statistics). With train-mode BatchNorm every output depends on the whole batch through the
 batch statistics, and so do the gradients through them, so no split gives the same function:
-that case, and any score not listed in :data:`SPLITTABLE`, raises :class:`BatchSplitError`
-(a one-line user error suggesting a smaller --batch-size or --bn eval).
+that case (after checkpointing failed), and any score not listed in :data:`SPLITTABLE`,
+raises :class:`BatchSplitError` (a one-line user error suggesting a smaller --batch-size or
+--bn eval).
 """
 
 from __future__ import annotations
@@ -43,6 +51,12 @@ SPLITTABLE: dict[str, str] = {
     "ntk_exact": SUM,  # sum over samples and logits of ||grad f_k(x)||^2 (Eq. 9)
 }
 
+# Scores whose value does not change under activation checkpointing: no forward hooks on
+# modules inside the cells (fisher, naswot, grasp's and ntk_trace_hnas' recorders would see
+# the recomputation as a second call).
+CHECKPOINT_SAFE = frozenset({"nasi", "ntk_persample", "ntk_exact", "grad_norm", "snip",
+                             "jacob_cov", "synflow", "params", "flops"})
+
 OOM_ERRORS: tuple[type[BaseException], ...] = tuple(
     {getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
      torch.cuda.OutOfMemoryError})
@@ -68,24 +82,32 @@ def score_splitting_on_oom(score_fn: Callable[..., dict[str, float]], arch: Arch
                            names: list[str], cfg, x: torch.Tensor, y: torch.Tensor,
                            device: torch.device | str = "cpu", prune: bool = True,
                            channels_last: bool = False) -> dict[str, float]:
-    """``score_fn(arch, names, cfg, x, y, device=, prune=, channels_last=)`` (the signature
-    of nasi.scoring.score_architecture); after an out-of-memory error the same scores computed
-    on 2, 4, ... batch chunks (see the module doc)."""
+    """``score_fn(arch, names, cfg, x, y, device=, prune=, channels_last=, checkpoint=)`` (the
+    signature of nasi.scoring.score_architecture); after an out-of-memory error the same
+    scores with activation checkpointing, then on 2, 4, ... batch chunks (see the module
+    doc)."""
+    kw = {"device": device, "prune": prune, "channels_last": channels_last}
     try:
-        return score_fn(arch, names, cfg, x, y, device=device, prune=prune,
-                        channels_last=channels_last)
+        return score_fn(arch, names, cfg, x, y, **kw)
     except OOM_ERRORS as exc:
         first = (str(exc).strip().splitlines() or ["out of memory"])[0]
     # outside the except clause: the traceback's frames (and their tensors) are gone
     free_memory()
+    tried = ""
+    if set(names) <= CHECKPOINT_SAFE:
+        try:
+            return score_fn(arch, names, cfg, x, y, checkpoint=True, **kw)
+        except OOM_ERRORS:
+            tried = " also with activation checkpointing"
+        free_memory()
     b = int(x.shape[0])
     if b == 1:
-        raise OOM_ERRORS[0](f"out of memory scoring {arch} with batch size 1: {first}")
+        raise OOM_ERRORS[0](f"out of memory scoring {arch} with batch size 1{tried}: {first}")
     reason = split_unsupported_reason(names, cfg.bn)
     if reason is not None:
         raise BatchSplitError(
-            f"out of memory scoring {arch} with batch size {b} ({first}); {reason}: use a "
-            "smaller --batch-size" + (" or --bn eval" if cfg.bn != "eval" else ""))
+            f"out of memory scoring {arch} with batch size {b}{tried} ({first}); {reason}: "
+            "use a smaller --batch-size" + (" or --bn eval" if cfg.bn != "eval" else ""))
     chunks = 2
     while True:
         try:
@@ -109,8 +131,9 @@ def score_on_chunks(arch: Arch, names: list[str], cfg, x: torch.Tensor, y: torch
     b = int(x.shape[0])
     num_classes = get_dataset(cfg.dataset).num_classes
 
-    def make_model():
-        return build_scoring_model(arch, cfg, device, prune, channels_last)
+    def make_model():  # chunks with checkpointing: step 1 ran out of memory without it
+        return build_scoring_model(arch, cfg, device, prune, channels_last,
+                                   checkpoint=set(names) <= CHECKPOINT_SAFE)
 
     model = make_model()
     grad_names = [n for n in names if SPLITTABLE[n] == MEAN_GRAD]

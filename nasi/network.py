@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .space import EDGES, NUM_NODES, Arch
 
@@ -210,6 +211,12 @@ class NB201Network(nn.Module):
             trained networks use True/True; zero-cost peers use False/False). The stem,
             reduction blocks and head keep the benchmark's True/True.
         prune: skip 'none' ops and dead edges (see :func:`edge_plan`).
+
+    ``checkpoint_cells = True`` (set after construction) recomputes each cell's internals in
+    the backward pass instead of keeping them (activation checkpointing): the same function,
+    batch statistics and gradients with a fraction of the activation memory (harness.oom's
+    first answer to an out-of-memory error). Forward hooks on modules inside the cells then
+    fire twice (forward and recomputation).
     """
 
     def __init__(self, arch: Arch, num_classes: int = 10, C: int = 16, N: int = 5,
@@ -234,11 +241,13 @@ class NB201Network(nn.Module):
         self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
+        self.checkpoint_cells = False
 
     def forward(self, x):
         x = self.stem(x)
+        recompute = self.checkpoint_cells and torch.is_grad_enabled()
         for cell in self.cells:
-            x = cell(x)
+            x = checkpoint(cell, x, use_reentrant=False) if recompute else cell(x)
         x = self.global_pooling(self.lastact(x)).flatten(1)
         return self.classifier(x)
 

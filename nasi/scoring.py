@@ -76,11 +76,13 @@ def arch_seed(seed: int, arch: Arch) -> int:
 
 
 def build_scoring_model(arch: Arch, cfg: ScoreConfig, device: torch.device | str = "cpu",
-                        prune: bool = True, channels_last: bool = False) -> nn.Module:
+                        prune: bool = True, channels_last: bool = False,
+                        checkpoint: bool = False) -> nn.Module:
     """The initialised network of ``arch`` as it is scored under ``cfg``.
 
     ``prune`` only skips work (see nasi.network.edge_plan): weights and the function are the
     same, since every module is still created in the benchmark's order from the same seed.
+    ``checkpoint`` trades compute for activation memory, same function (NB201Network).
     """
     torch.manual_seed(arch_seed(cfg.seed, arch))
     model = NB201Network(arch, num_classes=get_dataset(cfg.dataset).num_classes, C=cfg.C,
@@ -90,17 +92,18 @@ def build_scoring_model(arch: Arch, cfg: ScoreConfig, device: torch.device | str
     if channels_last:
         model.to(memory_format=torch.channels_last)
     model.train(cfg.bn == "train")
+    model.checkpoint_cells = checkpoint
     return model
 
 
 def score_architecture(arch: Arch, names: list[str], cfg: ScoreConfig, x: torch.Tensor,
                        y: torch.Tensor, device: torch.device | str = "cpu", prune: bool = True,
-                       channels_last: bool = False) -> dict[str, float]:
+                       channels_last: bool = False, checkpoint: bool = False) -> dict[str, float]:
     """Score values of ``arch`` for each name; one shared network and batch."""
     scores = [get_score(n) for n in names]
 
     def make_model():
-        return build_scoring_model(arch, cfg, device, prune, channels_last)
+        return build_scoring_model(arch, cfg, device, prune, channels_last, checkpoint)
 
     run_network = arch.is_connected and any(s.needs_network for s in scores)
     ctx = ScoringContext(make_model() if run_network else None, x, y,

@@ -12,10 +12,16 @@ import torch
 
 from harness.cli import UserError, run
 from harness.engine import score_archs
-from harness.oom import SPLITTABLE, BatchSplitError, score_on_chunks, score_splitting_on_oom
+from harness.oom import (
+    CHECKPOINT_SAFE,
+    SPLITTABLE,
+    BatchSplitError,
+    score_on_chunks,
+    score_splitting_on_oom,
+)
 from nasi.network import NB201Network
 from nasi.scores import SCORES, Score
-from nasi.scoring import ScoreConfig, score_architecture
+from nasi.scoring import ScoreConfig, build_scoring_model, score_architecture
 from nasi.space import Arch
 
 ARCH = Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|"
@@ -151,3 +157,56 @@ def test_rank_cli_reports_unsplittable_oom_in_one_line(oom_above, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "batch size 8" in err[0] and "--bn eval" in err[0]
+
+
+def test_checkpointing_answers_oom_exactly_in_train_mode(float64, monkeypatch):
+    """Train-mode BN cannot be split; activation checkpointing keeps the batch whole."""
+    cfg = cfg_of(bn="train")
+    x, y = batch()
+    full = score_architecture(ARCH, ["nasi", "grad_norm", "snip"], cfg, x, y)
+    forward = NB201Network.forward
+    calls = []
+
+    def needs_checkpointing(self, x):
+        calls.append(self.checkpoint_cells)
+        if not self.checkpoint_cells:
+            raise torch.OutOfMemoryError("simulated: activations do not fit")
+        return forward(self, x)
+
+    monkeypatch.setattr(NB201Network, "forward", needs_checkpointing)
+    got = score_splitting_on_oom(score_architecture, ARCH, ["nasi", "grad_norm", "snip"], cfg,
+                                 x, y)
+    assert calls == [False, True]
+    for n, v in full.items():
+        assert got[n] == pytest.approx(v, rel=1e-12), n
+
+
+@pytest.mark.parametrize("bn", ["train", "eval"])
+def test_checkpointed_scores_equal_plain_scores(float64, bn):
+    names = sorted(CHECKPOINT_SAFE - {"ntk_exact"})  # ntk_exact: slow, same code path
+    x, y = batch()
+    plain = score_architecture(ARCH, names, cfg_of(bn=bn), x, y)
+    ckpt = score_architecture(ARCH, names, cfg_of(bn=bn), x, y, checkpoint=True)
+    for n in names:
+        assert ckpt[n] == pytest.approx(plain[n], rel=1e-12, nan_ok=True), n
+
+
+def test_checkpointing_keeps_a_fraction_of_the_activations():
+    x, y = batch(8, dtype=torch.float32)
+    cfg = ScoreConfig(batch_size=8, data="gaussian", C=8, N=3)
+
+    def saved_bytes(checkpoint: bool) -> int:
+        model = build_scoring_model(ARCH, cfg, checkpoint=checkpoint)
+        total = 0
+
+        def pack(t):
+            nonlocal total
+            total += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        return total
+
+    assert saved_bytes(True) < 0.3 * saved_bytes(False)
