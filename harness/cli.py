@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM), e.g. a batch scheduler's time limit
 
 
 class UserError(Exception):
@@ -40,14 +43,29 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it stops as cleanly as on Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def run(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
-    """Run a CLI entry point, turning user errors into one line on stderr and exit code 2."""
+    """Run a CLI entry point, turning user errors into one line on stderr and exit code 2,
+    and Ctrl-C / SIGTERM into one line and exit code 130 / 143 (worker processes stopped,
+    results already stored kept)."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = main(argv)
     except user_error_types() as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted: results computed so far are kept in the cache\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        sys.stderr.write(f"{what}: results already stored (score cache, per-seed files) "
+                         "are kept\n")
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return int(code or 0)

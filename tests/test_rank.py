@@ -161,6 +161,32 @@ def test_kill_9_then_rerun_equals_uninterrupted_run(tmp_path):
         assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == 40
 
 
+def test_sigterm_stops_workers_cleanly_and_keeps_results(tmp_path):
+    reps = sorted(a.index for a in class_representatives().values() if a.is_connected)[:40]
+    cache = tmp_path / "c.sqlite"
+    cmd = [sys.executable, "-m", "harness.rank", *FAST, "--width", "8", "--cells", "2",
+           "--indices", ",".join(map(str, reps)), "--out", str(tmp_path / "o"),
+           "--cache", str(cache), "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    done, deadline = 0, time.time() + 300
+    while time.time() < deadline and proc.poll() is None and done < 1:
+        if cache.exists():
+            try:
+                with sqlite3.connect(cache, timeout=5) as db:
+                    done = db.execute("SELECT count(*) FROM scores").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == [
+        "terminated: results already stored (score cache, per-seed files) are kept"], err
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT count(*) FROM scores").fetchone()[0] >= 1
+
+
 def test_two_concurrent_processes_share_one_cache(tmp_path):
     cache = tmp_path / "shared.sqlite"
     cmds = [[sys.executable, "-m", "harness.rank", *FAST, "--indices", INDICES,
