@@ -110,7 +110,7 @@ class LocalExecutor:
 
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init, initargs=(os.getpid(), self.threads))
+                initializer=worker_init, initargs=(os.getpid(), self.threads))
         size = max(1, min(MAX_SHARD, math.ceil(len(todo) / (4 * self.workers))))
         shards = [todo[i:i + size] for i in range(0, len(todo), size)]
         self.info = {"processes_used": self.workers, "shards": len(shards), "shard_size": size}
@@ -152,7 +152,9 @@ class LocalExecutor:
 _CACHES: dict[str, object] = {}
 
 
-def _worker_init(parent_pid: int, threads: int | None) -> None:
+def worker_init(parent_pid: int, threads: int | None) -> None:
+    """Set up a worker process: Ctrl-C left to the driver, killed with the driver, and
+    ``threads`` torch intra-op threads (None: unchanged)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
     _die_with_parent(parent_pid)
     if threads is not None:

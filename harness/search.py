@@ -15,6 +15,8 @@ side).
 search on CIFAR-100 and ImageNet16-120 directly (Gaussian data unless --data-cifar100 /
 --data-imagenet16 give a dataset PATH: no real images of them are embedded).
 --agnostic: the standard search, random labels and random (Gaussian) data, as NASI Table 2.
+--workers W / --executor ray [--address ADDR]: run the searches (one per group and seed) side
+by side in W local processes or as Ray tasks (see harness.search_jobs); same results.
 --exact-from RANKING_CSV: the exact expected-reward gradient at alpha = 0 from a table of
 scores for all architectures (a harness.rank ranking.csv, e.g. of ``harness.rank --width 8
 --cells 5 --batch-size 32`` for the default supernet's scale), its argmax architecture, and
@@ -115,6 +117,14 @@ def build_parser() -> Parser:
     p.add_argument("--threads", type=int, default=1,
                    help="CPU intra-op threads (default 1: on a shared 2-core CPU two threads "
                         "were measured up to 30x slower for the double backward)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="searches run side by side in this many local processes (each with "
+                        "--threads threads; default 1: one after another in this process)")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local (default) or ray: one Ray task per search (needs `pip install "
+                        "nasi-harness[ray]`)")
+    p.add_argument("--address", help="with --executor ray: the cluster (default: start a "
+                                     "local one)")
     p.add_argument("--benchmark", default="embedded",
                    help="ground truth: embedded (default), a NATS-Bench tss folder or NB201 .pth")
     p.add_argument("--random-baseline", action="store_true",
@@ -193,6 +203,13 @@ def _check_args(args) -> None:
         raise UserError(f"--seed-start must be >= 0, got {args.seed_start}")
     if args.threads < 1:
         raise UserError(f"--threads must be >= 1, got {args.threads}")
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.executor != "ray" and args.address:
+        raise UserError("--address only applies with --executor ray")
+    if args.executor == "ray" and args.workers != 1:
+        raise UserError("--workers only applies with --executor local (Ray runs one task per "
+                        "search)")
     for g in _groups(args):
         if g["data"] == "real" and g["dataset"] != "cifar10":
             raise UserError(f"data 'real' is the embedded CIFAR-10 sample; for {g['dataset']} "
@@ -309,7 +326,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks import ACCURACY_COLUMNS, load_benchmark
     from nasi.device import resolve_device
-    from nasi.search import random_search_baseline, run_search
 
     from .environment import environment
 
@@ -326,42 +342,46 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     t_start = time.monotonic()
 
+    from .search_jobs import SearchJob, run_jobs
+
+    jobs = [SearchJob(g["name"], _config(args, dataset=g["dataset"], data=g["data"],
+                                         labels=g["labels"], seed=seed), args.random_baseline)
+            for g in groups for seed in seeds]
+    if not args.quiet:
+        c = jobs[0].cfg
+        print(f"{len(jobs)} search(es) (T={c.steps}, b={c.batch_size}, C={c.C}, N={c.N}; "
+              f"groups {', '.join(g['name'] for g in groups)}; seeds {seeds[0]}..{seeds[-1]}; "
+              f"{args.workers} worker(s), executor {args.executor}) ...", flush=True)
+    done: dict[tuple[str, int], tuple[dict, object]] = {}
+    for job, res, rb in run_jobs(jobs, str(device), args.threads, args.workers, args.executor,
+                                 args.address):
+        cfg = job.cfg
+        rec = {"seed": cfg.seed, "group": job.group, "search_dataset": cfg.dataset,
+               "data": cfg.data, "labels": cfg.labels, "arch": res.arch.string,
+               "index": res.index, "seconds": round(res.seconds, 3),
+               **{c: _acc(truth, res.index, c) for c in EVAL_COLUMNS},
+               "connected_steps": int(sum(s["connected"] for s in res.steps)),
+               "final_nu": res.steps[-1]["nu"] if res.steps else None}
+        if rb is not None:
+            rec["random_baseline"] = {
+                **rb, "seconds": round(rb["seconds"], 3),
+                **{c: _acc(truth, rb["index"], c) for c in EVAL_COLUMNS},
+                **{f"max_score_{c}": _acc(truth, rb["index_max_score"], c)
+                   for c in EVAL_COLUMNS}}
+        done[(job.group, cfg.seed)] = (rec, res)
+        write_atomic(out / "runs" / f"{job.group}-seed{cfg.seed}.json",
+                     json.dumps(_jsonable({**rec, **res.summary(), "steps": res.steps}),
+                                indent=1) + "\n")
+        if not args.quiet:
+            accs = " / ".join(f"{rec[c]:.2f}" if rec[c] is not None else "–"
+                              for c in EVAL_COLUMNS)
+            print(f"[{job.group}] seed {cfg.seed}: {rec['arch']} (index {rec['index']}): "
+                  f"{accs} [{rec['seconds']:.1f} s]", flush=True)
+
     all_groups = []
-    main_results = []
-    for gi, g in enumerate(groups):
-        runs = []
-        for seed in seeds:
-            cfg = _config(args, dataset=g["dataset"], data=g["data"], labels=g["labels"],
-                          seed=seed)
-            if not args.quiet:
-                print(f"[{g['name']}] seed {seed}: searching {cfg.dataset} (T={cfg.steps}, "
-                      f"b={cfg.batch_size}, C={cfg.C}, N={cfg.N}, data={cfg.data}, "
-                      f"labels={cfg.labels}) ...", flush=True)
-            res = run_search(cfg, device)
-            if gi == 0:
-                main_results.append(res)
-            rec = {"seed": seed, "group": g["name"], "search_dataset": cfg.dataset,
-                   "data": cfg.data, "labels": cfg.labels, "arch": res.arch.string,
-                   "index": res.index, "seconds": round(res.seconds, 3),
-                   **{c: _acc(truth, res.index, c) for c in EVAL_COLUMNS},
-                   "connected_steps": int(sum(s["connected"] for s in res.steps)),
-                   "final_nu": res.steps[-1]["nu"] if res.steps else None}
-            if args.random_baseline:
-                rb = random_search_baseline(cfg, res.seconds, device)
-                rec["random_baseline"] = {
-                    **rb, "seconds": round(rb["seconds"], 3),
-                    **{c: _acc(truth, rb["index"], c) for c in EVAL_COLUMNS},
-                    **{f"max_score_{c}": _acc(truth, rb["index_max_score"], c)
-                       for c in EVAL_COLUMNS}}
-            runs.append(rec)
-            write_atomic(out / "runs" / f"{g['name']}-seed{seed}.json",
-                         json.dumps(_jsonable({**rec, **res.summary(), "steps": res.steps}),
-                                    indent=1) + "\n")
-            if not args.quiet:
-                accs = " / ".join(f"{rec[c]:.2f}" if rec[c] is not None else "–"
-                                  for c in EVAL_COLUMNS)
-                print(f"  -> {rec['arch']} (index {rec['index']}): {accs} "
-                      f"[{rec['seconds']:.1f} s]", flush=True)
+    main_results = [done[(groups[0]["name"], seed)][1] for seed in seeds]
+    for g in groups:
+        runs = [done[(g["name"], seed)][0] for seed in seeds]
         stats = {c: _stats([r[c] for r in runs]) for c in EVAL_COLUMNS}
         stats["seconds"] = _stats([r["seconds"] for r in runs])
         gout = {**g, "runs": runs, "stats": stats}
@@ -386,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         "config": {**base.as_dict(), "seed": None, "seeds": seeds,
                    "groups": [{k: g[k] for k in ("name", "dataset", "data", "labels")}
                               for g in groups],
-                   "device": str(device), "threads": torch.get_num_threads(),
+                   "device": str(device), "threads": args.threads,
+                   "workers": args.workers, "executor": args.executor,
                    "benchmark": args.benchmark, "random_baseline": args.random_baseline,
                    "exact_from": args.exact_from},
         "environment": environment(device),

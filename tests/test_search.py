@@ -371,7 +371,35 @@ def test_cli_end_to_end(tmp_path):
     assert "NASI (4T)" in report and "94.37" in report  # optimum computed from the table
 
 
+def _tiny_cli_runs(out, *extra):
+    r = _cli("--transfer", "--seeds", "2", "--steps", "3", "--width", "4", "--cells", "1",
+             "--batch-size", "8", "--data", "gaussian", "--out", str(out), "--device", "cpu",
+             "--quiet", *extra)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    return [{k: v for k, v in run.items() if k != "seconds"}
+            for g in summary["groups"] for run in g["runs"]], summary
+
+
+def test_parallel_searches_equal_sequential_ones(tmp_path):
+    seq, _ = _tiny_cli_runs(tmp_path / "seq")
+    par, summary = _tiny_cli_runs(tmp_path / "par", "--workers", "2")
+    assert len(seq) == 6 and par == seq  # same archs, scores, nu, in the same order
+    assert summary["config"]["workers"] == 2
+    files = sorted(p.name for p in (tmp_path / "par" / "runs").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "seq" / "runs").iterdir())
+
+
+def test_ray_searches_equal_sequential_ones(tmp_path):
+    pytest.importorskip("ray")
+    seq, _ = _tiny_cli_runs(tmp_path / "seq")
+    ray_runs, summary = _tiny_cli_runs(tmp_path / "ray", "--executor", "ray")
+    assert ray_runs == seq and summary["config"]["executor"] == "ray"
+
+
 @pytest.mark.parametrize("args", [
+    ["--workers", "0"],
+    ["--address", "127.0.0.1:1"],
     ["--steps", "0"],
     ["--dataset", "mnist"],
     ["--nu-mode", "sometimes"],

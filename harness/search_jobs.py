@@ -1,0 +1,117 @@
+"""Where the searches of ``python -m harness.search`` run, one job per (group, seed).
+
+- in this process, one after another (``--workers 1``, the default);
+- ``--workers W``: W local worker processes (spawned; killed with the driver), each with
+  ``--threads`` torch threads: on a 2-core CPU two single-thread searches run side by side;
+- ``--executor ray [--address ADDR]``: one Ray task per job (``pip install
+  nasi-harness[ray]``), one CPU each, a quarter GPU when the cluster has GPUs and the device
+  is not forced to the CPU; failed tasks are retried.
+
+A search is seeded and runs with a fixed thread count, so every executor gives the same
+architectures and traces (tested). Jobs are yielded as they finish; the driver writes each
+seed's file at once, so an interrupted run keeps the seeds it finished.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from .cli import UserError
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    group: str
+    cfg: object  # nasi.search.SearchConfig
+    random_baseline: bool
+
+
+def run_job(job: SearchJob, device: str, threads: int) -> tuple[SearchJob, object, dict | None]:
+    """One search (and its random baseline at equal wall time): (job, SearchResult, rb)."""
+    import torch
+
+    from nasi.device import resolve_device
+    from nasi.search import random_search_baseline, run_search
+
+    dev = resolve_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(threads)
+    res = run_search(job.cfg, dev)
+    rb = random_search_baseline(job.cfg, res.seconds, dev) if job.random_baseline else None
+    return job, res, rb
+
+
+def run_jobs(jobs: Sequence[SearchJob], device: str, threads: int, workers: int = 1,
+             executor: str = "local", address: str | None = None) -> Iterator[tuple]:
+    """(job, SearchResult, random baseline or None) for every job, as they finish."""
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    if executor == "ray":
+        yield from _run_ray(jobs, device, threads, address)
+    elif address is not None:
+        raise UserError("--address only applies with --executor ray")
+    elif workers == 1 or len(jobs) == 1:
+        for job in jobs:
+            yield run_job(job, device, threads)
+    else:
+        yield from _run_pool(jobs, device, threads, workers)
+
+
+def _run_pool(jobs, device, threads, workers):
+    import multiprocessing
+
+    from .local_pool import worker_init
+
+    pool = ProcessPoolExecutor(min(workers, len(jobs)),
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_init, initargs=(os.getpid(), threads))
+    pending = {pool.submit(run_job, job, device, threads) for job in jobs}
+    try:
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_ray(jobs, device, threads, address):
+    import logging
+
+    from .executors import import_ray
+    from .local_pool import usable_cores
+
+    ray = import_ray()
+    started = not ray.is_initialized()
+    if started:
+        common = {"include_dashboard": False, "logging_level": logging.WARNING}
+        try:
+            ray.init(address=address, **common) if address else ray.init(
+                num_cpus=usable_cores(), **common)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"cannot start or reach the Ray cluster: {msg}") from None
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
+        task = ray.remote(run_job).options(num_cpus=threads, num_gpus=0.25 if gpus else 0,
+                                           max_retries=3, retry_exceptions=True,
+                                           name="nasi-search")
+        pending = [task.remote(job, device if gpus or device == "cpu" else "cpu", threads)
+                   for job in jobs]
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                yield ray.get(ready[0])
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+    finally:
+        if started:
+            ray.shutdown()
