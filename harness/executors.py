@@ -135,17 +135,7 @@ class RayExecutor:
         return self._collect(list(iso_keys), list(names), key, cache)
 
     def _init(self, ray) -> None:
-        common = {"include_dashboard": False, "logging_level": logging.WARNING}
-        if self.address:
-            _probe(self.address)
-            try:
-                ray.init(address=self.address, **common)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise UserError(f"cannot connect to the Ray cluster at {self.address}: "
-                                f"{msg}") from None
-        else:
-            ray.init(num_cpus=self.num_cpus or usable_cores(), **common)
+        start_ray(ray, self.address, self.num_cpus)
 
     def _use_gpu(self, ray) -> bool:
         gpus = ray.cluster_resources().get("GPU", 0)
@@ -211,6 +201,21 @@ class RayExecutor:
                 f"{len(missing)} of {len(todo)} classes are not in the cache {cache.path} after "
                 "every Ray shard finished: is that file on a filesystem all Ray nodes share?")
         return out
+
+
+def start_ray(ray, address: str | None, num_cpus: int | None = None) -> None:
+    """Connect to the cluster at ``address`` (a one-line UserError when it does not answer),
+    or start a local one with ``num_cpus`` CPUs (default: the usable cores)."""
+    common = {"include_dashboard": False, "logging_level": logging.WARNING}
+    if not address:
+        ray.init(num_cpus=num_cpus or usable_cores(), **common)
+        return
+    _probe(address)
+    try:
+        ray.init(address=address, **common)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot connect to the Ray cluster at {address}: {msg}") from None
 
 
 def make_executor(args, device: torch.device):

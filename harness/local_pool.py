@@ -106,11 +106,7 @@ class LocalExecutor:
 
     def _run_pool(self, todo, names, cfg, x, y, key, cache, stats, on_done):
         if self._pool is None:
-            import multiprocessing
-
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=worker_init, initargs=(os.getpid(), self.threads))
+            self._pool = spawn_pool(self.workers, self.threads)
         size = max(1, min(MAX_SHARD, math.ceil(len(todo) / (4 * self.workers))))
         shards = [todo[i:i + size] for i in range(0, len(todo), size)]
         self.info = {"processes_used": self.workers, "shards": len(shards), "shard_size": size}
@@ -141,11 +137,23 @@ class LocalExecutor:
     def _terminate(self) -> None:
         """Stop the workers now (on an error or Ctrl-C); stored classes stay in the cache."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            kill_pool(pool)
+
+
+def spawn_pool(workers: int, threads: int | None) -> ProcessPoolExecutor:
+    """``workers`` spawned processes set up by :func:`worker_init`."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_init, initargs=(os.getpid(), threads))
+
+
+def kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers at once (an error or Ctrl-C in the driver) and drop queued tasks."""
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ------------------------------------------------------------------ worker side

@@ -19,7 +19,6 @@ falls more than its tolerance below the baseline, and prints metric, baseline, n
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 import sys
@@ -47,11 +46,12 @@ SEARCH_SEEDS = (0, 1, 2)
 SEARCH_STEPS = 30
 # The search configuration is pinned here (not taken from SearchConfig's defaults), so that
 # re-tuning the defaults does not silently move the gate.
+# (scale, estimator and redraw_every were added after the baseline was measured: pinned to
+# the behaviour it was measured with, the literal Eq. 14 reward on s.)
 SEARCH = {"steps": SEARCH_STEPS, "batch_size": 64, "mu": 2.0, "nu": None, "nu_mode": "ada",
           "nu_quantile": 0.5, "ada_warmup": 5, "tau": 1.0, "C": 8, "N": 1, "bn": "nb201",
-          "st": "chosen", "labels": "true", "data": "real"}
-# options added after the baseline was measured, pinned to the behaviour it was measured with
-SEARCH_IF_AVAILABLE = {"scale": "linear", "estimator": "st", "redraw_every": 0}
+          "st": "chosen", "labels": "true", "data": "real", "scale": "linear",
+          "estimator": "st", "redraw_every": 0}
 K_STD = 3.0
 FLOOR = {"kendall_nasi_cifar10_test": 0.02, "spearman_nasi_cifar10_test": 0.02,
          "search_mean_cifar10_test": 0.3}
@@ -70,17 +70,10 @@ def correlation_metrics(seed: int, table) -> dict[str, float]:
             "spearman_nasi_cifar10_test": spearman_rho(scores, acc)}
 
 
-def pinned_search_config(seed: int) -> SearchConfig:
-    """SEARCH, plus the literal Eq. 14 reward (R on s, not log s) where the option exists."""
-    known = {f.name for f in dataclasses.fields(SearchConfig)}
-    extra = {k: v for k, v in SEARCH_IF_AVAILABLE.items() if k in known}
-    return SearchConfig(**SEARCH, **extra, seed=seed)
-
-
 def search_metrics(seed: int, table) -> dict[str, float]:
     accs = []
     for s in SEARCH_SEEDS:
-        result = run_search(pinned_search_config(1000 * seed + s), "cpu")
+        result = run_search(SearchConfig(**SEARCH, seed=1000 * seed + s), "cpu")
         accs.append(float(table.loc[result.index, "cifar10_test"]))
     return {"search_mean_cifar10_test": statistics.fmean(accs)}
 
@@ -93,7 +86,7 @@ def config() -> dict:
     return {"sample_size": SAMPLE_SIZE, "batch_size": BATCH, "score": "nasi",
             "data": "real (embedded CIFAR-10 sample)", "target": "cifar10_test (200 epochs)",
             "search_seeds": list(SEARCH_SEEDS), "search_steps": SEARCH_STEPS,
-            "search_config": {**SEARCH, **SEARCH_IF_AVAILABLE}, "k_std": K_STD,
+            "search_config": SEARCH, "k_std": K_STD,
             "floor": FLOOR}
 
 

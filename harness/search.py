@@ -322,8 +322,6 @@ def _acc(truth: pd.DataFrame, index: int, col: str):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _check_args(args)
-    import torch
-
     from benchmarks import ACCURACY_COLUMNS, load_benchmark
     from nasi.device import resolve_device
 
@@ -334,8 +332,6 @@ def main(argv: list[str] | None = None) -> int:
     for g in groups:  # validate every group's config before any work
         _config(args, dataset=g["dataset"], data=g["data"], labels=g["labels"])
     device = resolve_device(args.device)
-    if device.type == "cpu":
-        torch.set_num_threads(args.threads)
     out = prepare_out_dir(args.out)
     prepare_out_dir(out / "runs", "runs folder")
     truth = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)

@@ -14,12 +14,9 @@ seed's file at once, so an interrupted run keeps the seeds it finished.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
-
-from .cli import UserError
 
 
 @dataclass(frozen=True)
@@ -46,13 +43,10 @@ def run_job(job: SearchJob, device: str, threads: int) -> tuple[SearchJob, objec
 
 def run_jobs(jobs: Sequence[SearchJob], device: str, threads: int, workers: int = 1,
              executor: str = "local", address: str | None = None) -> Iterator[tuple]:
-    """(job, SearchResult, random baseline or None) for every job, as they finish."""
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
+    """(job, SearchResult, random baseline or None) for every job, as they finish.
+    (``harness.search`` checks the options before any work.)"""
     if executor == "ray":
         yield from _run_ray(jobs, device, threads, address)
-    elif address is not None:
-        raise UserError("--address only applies with --executor ray")
     elif workers == 1 or len(jobs) == 1:
         for job in jobs:
             yield run_job(job, device, threads)
@@ -61,13 +55,9 @@ def run_jobs(jobs: Sequence[SearchJob], device: str, threads: int, workers: int 
 
 
 def _run_pool(jobs, device, threads, workers):
-    import multiprocessing
+    from .local_pool import kill_pool, spawn_pool
 
-    from .local_pool import worker_init
-
-    pool = ProcessPoolExecutor(min(workers, len(jobs)),
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=worker_init, initargs=(os.getpid(), threads))
+    pool = spawn_pool(min(workers, len(jobs)), threads)
     pending = {pool.submit(run_job, job, device, threads) for job in jobs}
     try:
         while pending:
@@ -75,29 +65,18 @@ def _run_pool(jobs, device, threads, workers):
             for fut in finished:
                 yield fut.result()
     except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        kill_pool(pool)
         raise
     pool.shutdown(wait=True)
 
 
 def _run_ray(jobs, device, threads, address):
-    import logging
-
-    from .executors import import_ray
-    from .local_pool import usable_cores
+    from .executors import import_ray, start_ray
 
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
-        common = {"include_dashboard": False, "logging_level": logging.WARNING}
-        try:
-            ray.init(address=address, **common) if address else ray.init(
-                num_cpus=usable_cores(), **common)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UserError(f"cannot start or reach the Ray cluster: {msg}") from None
+        start_ray(ray, address)
     try:
         gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
         task = ray.remote(run_job).options(num_cpus=threads, num_gpus=0.25 if gpus else 0,
