@@ -6,10 +6,12 @@ For every seed: the architecture found (string and benchmark index), its ground 
 three datasets (200-epoch test accuracy, mean over the benchmark's training seeds:
 cifar10_test, cifar100_test, imagenet16_test) and the wall time of the search. Writes
 OUT/summary.json (per-seed records under ``runs``, mean and std per dataset under ``stats``, the
-full config, the environment), OUT/runs/<group>-seed<k>.json (alpha*, Delta and the per-step
-log) and OUT/report.md (the paper's NASI(T)/NASI(4T) rows, the optimum computed from the
-table, our search and, with --random-baseline, random search at equal wall time, side by
-side).
+full config, the environment), OUT/runs/<group>-seed<k>.json (alpha*, Delta, the per-step
+log) with <group>-seed<k>.trace.npz (the raw per-step arrays), and OUT/report.md (the paper's
+NASI(T)/NASI(4T) rows, the optimum computed from the table, our search and, with
+--random-baseline, random search at equal wall time, side by side). Each seed's files are
+written when its search finishes; the same command run again reuses every stored search with
+an equal config and device (--no-resume: search them all).
 
 --transfer: search on CIFAR-10 and evaluate on all three datasets (the NB201 protocol), and
 search on CIFAR-100 and ImageNet16-120 directly (Gaussian data unless --data-cifar100 /
@@ -37,6 +39,7 @@ import pandas as pd
 
 from nasi.datasets import DATASETS, get_dataset
 
+from . import search_store
 from .cli import Parser, UserError, run
 from .outputs import prepare_out_dir, write_atomic
 
@@ -142,6 +145,9 @@ def build_parser() -> Parser:
                    help="T values at which agreement with the exact argmax is reported "
                         "(default 10,25,50,100,200; values above --steps are dropped)")
     p.add_argument("--out", default="runs/search", help="output folder (default runs/search)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="search every seed again even if OUT/runs holds an equal finished "
+                        "search (default: reuse it, so an interrupted run resumes)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
@@ -319,6 +325,31 @@ def _acc(truth: pd.DataFrame, index: int, col: str):
 
 
 # ------------------------------------------------------------------------------- main
+def _record(job, res, rb, truth) -> dict:
+    """The summary record of one search (accuracies looked up in ``truth``)."""
+    cfg = job.cfg
+    rec = {"seed": cfg.seed, "group": job.group, "search_dataset": cfg.dataset,
+           "data": cfg.data, "labels": cfg.labels, "arch": res.arch.string,
+           "index": res.index, "seconds": round(res.seconds, 3),
+           **{c: _acc(truth, res.index, c) for c in EVAL_COLUMNS},
+           "connected_steps": int(sum(s["connected"] for s in res.steps)),
+           "final_nu": res.steps[-1]["nu"] if res.steps else None}
+    if rb is not None:
+        rec["random_baseline"] = {
+            **rb, "seconds": round(rb["seconds"], 3),
+            **{c: _acc(truth, rb["index"], c) for c in EVAL_COLUMNS},
+            **{f"max_score_{c}": _acc(truth, rb["index_max_score"], c)
+               for c in EVAL_COLUMNS}}
+    return rec
+
+
+def _print_seed(args, rec: dict, note: str) -> None:
+    if not args.quiet:
+        accs = " / ".join(f"{rec[c]:.2f}" if rec[c] is not None else "–" for c in EVAL_COLUMNS)
+        print(f"[{rec['group']}] seed {rec['seed']}: {rec['arch']} (index {rec['index']}): "
+              f"{accs} [{note}]", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _check_args(args)
@@ -349,30 +380,21 @@ def main(argv: list[str] | None = None) -> int:
               f"groups {', '.join(g['name'] for g in groups)}; seeds {seeds[0]}..{seeds[-1]}; "
               f"{args.workers} worker(s), executor {args.executor}) ...", flush=True)
     done: dict[tuple[str, int], tuple[dict, object]] = {}
-    for job, res, rb in run_jobs(jobs, str(device), args.threads, args.workers, args.executor,
+    todo = []
+    for job in jobs:
+        stored = None if args.no_resume else search_store.load(
+            out / "runs", job.group, job.cfg, str(device), args.random_baseline)
+        if stored is None:
+            todo.append(job)
+        else:
+            done[(job.group, job.cfg.seed)] = (_record(job, *stored, truth), stored[0])
+            _print_seed(args, done[(job.group, job.cfg.seed)][0], "stored, not rerun")
+    for job, res, rb in run_jobs(todo, str(device), args.threads, args.workers, args.executor,
                                  args.address):
-        cfg = job.cfg
-        rec = {"seed": cfg.seed, "group": job.group, "search_dataset": cfg.dataset,
-               "data": cfg.data, "labels": cfg.labels, "arch": res.arch.string,
-               "index": res.index, "seconds": round(res.seconds, 3),
-               **{c: _acc(truth, res.index, c) for c in EVAL_COLUMNS},
-               "connected_steps": int(sum(s["connected"] for s in res.steps)),
-               "final_nu": res.steps[-1]["nu"] if res.steps else None}
-        if rb is not None:
-            rec["random_baseline"] = {
-                **rb, "seconds": round(rb["seconds"], 3),
-                **{c: _acc(truth, rb["index"], c) for c in EVAL_COLUMNS},
-                **{f"max_score_{c}": _acc(truth, rb["index_max_score"], c)
-                   for c in EVAL_COLUMNS}}
-        done[(job.group, cfg.seed)] = (rec, res)
-        write_atomic(out / "runs" / f"{job.group}-seed{cfg.seed}.json",
-                     json.dumps(_jsonable({**rec, **res.summary(), "steps": res.steps}),
-                                indent=1) + "\n")
-        if not args.quiet:
-            accs = " / ".join(f"{rec[c]:.2f}" if rec[c] is not None else "–"
-                              for c in EVAL_COLUMNS)
-            print(f"[{job.group}] seed {cfg.seed}: {rec['arch']} (index {rec['index']}): "
-                  f"{accs} [{rec['seconds']:.1f} s]", flush=True)
+        rec = _record(job, res, rb, truth)
+        done[(job.group, job.cfg.seed)] = (rec, res)
+        search_store.save(out / "runs", job.group, rec, res, _jsonable)
+        _print_seed(args, rec, f"{rec['seconds']:.1f} s")
 
     all_groups = []
     main_results = [done[(groups[0]["name"], seed)][1] for seed in seeds]

@@ -9,7 +9,8 @@
 
 A search is seeded and runs with a fixed thread count, so every executor gives the same
 architectures and traces (tested). Jobs are yielded as they finish; the driver writes each
-seed's file at once, so an interrupted run keeps the seeds it finished.
+seed's files at once (``harness.search_store``), so an interrupted run keeps the
+seeds it finished and the same command run again searches only the others.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def run_jobs(jobs: Sequence[SearchJob], device: str, threads: int, workers: int 
              executor: str = "local", address: str | None = None) -> Iterator[tuple]:
     """(job, SearchResult, random baseline or None) for every job, as they finish.
     (``harness.search`` checks the options before any work.)"""
+    if not jobs:
+        return
     if executor == "ray":
         yield from _run_ray(jobs, device, threads, address)
     elif workers == 1 or len(jobs) == 1:

@@ -369,6 +369,14 @@ def test_cli_end_to_end(tmp_path):
     assert "exact" in summary and summary["exact"]["agreement"]
     report = (out / "report.md").read_text()
     assert "NASI (4T)" in report and "94.37" in report  # optimum computed from the table
+    # the rerun reuses both searches (stored traces) and gives the same exact check
+    r2 = _cli("--dataset", "cifar10", "--seeds", "2", "--steps", "3", "--width", "4",
+              "--cells", "1", "--batch-size", "8", "--data", "gaussian", "--out", str(out),
+              "--random-baseline", "--exact-from", str(table), "--exact-steps", "1,3",
+              "--device", "cpu")
+    assert r2.returncode == 0, r2.stderr
+    assert r2.stdout.count("stored, not rerun") == 2
+    assert json.loads((out / "summary.json").read_text())["exact"] == summary["exact"]
 
 
 def _tiny_cli_runs(out, *extra):
@@ -465,3 +473,42 @@ def test_reinforce_converges_to_the_exact_gradient_argmax():
     eg = exact_gradient(range(len(table)), table, mu=0.0, nu=None, scale="log",
                         zero_disconnected=False)
     assert list(agg.delta.argmax(-1)) == index_of(eg.arch) == list(v.argmax(1))
+
+
+def test_rerun_reuses_finished_searches_and_resumes_an_interrupted_run(tmp_path, monkeypatch):
+    from harness import search_jobs
+    from harness.cli import run
+    from harness.search import main
+
+    calls = []
+    real = search_jobs.run_job
+    monkeypatch.setattr(search_jobs, "run_job",
+                        lambda job, *a: calls.append(job.cfg.seed) or real(job, *a))
+    out = tmp_path / "run"
+    argv = ["--seeds", "3", "--steps", "3", "--width", "4", "--cells", "1", "--batch-size", "8",
+            "--data", "gaussian", "--device", "cpu", "--quiet", "--out", str(out),
+            "--random-baseline"]
+
+    def runs():
+        return json.loads((out / "summary.json").read_text())["runs"]
+
+    assert run(main, argv) == 0 and calls == [0, 1, 2]
+    first = runs()
+    # an "interrupted" run: seed 1 never finished (its JSON missing), seed 2's trace is torn
+    (out / "runs" / "search-seed1.json").unlink()
+    (out / "runs" / "search-seed2.trace.npz").write_bytes(b"PK\x03")
+    calls.clear()
+    assert run(main, argv) == 0 and calls == [1, 2]
+    again = runs()
+    timed = ("seconds", "random_baseline")  # wall-time dependent by design
+
+    def strip(rs):
+        return [{k: v for k, v in r.items() if k not in timed} for r in rs]
+    assert strip(again) == strip(first) and again[0] == first[0]  # seed 0 reused as stored
+    # a different config is searched again, --no-resume searches everything
+    calls.clear()
+    assert run(main, [*argv, "--steps", "4"]) == 0 and calls == [0, 1, 2]
+    calls.clear()
+    assert run(main, [*argv, "--steps", "4", "--no-resume"]) == 0 and calls == [0, 1, 2]
+    calls.clear()
+    assert run(main, [*argv, "--steps", "4"]) == 0 and calls == []
