@@ -36,7 +36,7 @@ def save(runs_dir: Path, group: str, record: dict, result, jsonable) -> None:
     """Write one finished search: trace first, then the JSON (the completion marker)."""
     json_path, trace_path = paths(runs_dir, group, result.config.seed)
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(result.trace[k]) for k in TRACE_KEYS})
+    np.savez_compressed(buf, **{k: np.asarray(result.trace[k]) for k in TRACE_KEYS})
     tmp = trace_path.with_name(trace_path.name + ".tmp")
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, trace_path)

@@ -1,0 +1,76 @@
+"""How good can Algorithm 1 get with this reward? An unbiased estimator on exact scores.
+
+    python reports/search/estimator_bound.py reports/search/table-c8n5b32.csv.gz \
+        --steps 100,200,400,800,1600 --replicates 200
+
+Algorithm 1 takes one step from alpha = 0, so whatever its gradient estimator, the best it can
+return is the per-edge argmax of the exact expected-reward gradient at alpha = 0 (the exact
+check, ``nasi.search.exact_gradient``). This script measures how fast an *unbiased* estimator
+approaches it when the rewards are exact: each replicate draws T uniform architectures
+(numpy ``default_rng(replicate)``), takes their rewards from a table of standalone-network
+scores (the same penalised log reward and NASI-ADA nu rule as the search defaults: mu = 2,
+q = 0.85, warm-up 5), aggregates them with the search's REINFORCE estimator (running-max
+normalised, ``nasi.search`` ``estimator="reinforce"``) and takes the per-edge argmax. No
+network runs: the only noise is which architectures were sampled, so this is an optimistic
+bound for a real search with T steps (which adds batch and weight-draw noise).
+
+Prints, per T: edge agreement with the exact argmax and the NB201 200-epoch test accuracy
+(mean +- std over replicates, ddof 0) on CIFAR-10 / CIFAR-100 / ImageNet16-120.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.embedded import load_embedded
+from nasi.search import SearchConfig, aggregate, exact_gradient
+from nasi.space import OPS, all_archs
+
+COLUMNS = ("cifar10_test", "cifar100_test", "imagenet16_test")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("table", help="ranking CSV with columns index and the score (all 15,625)")
+    p.add_argument("--score", default="nasi")
+    p.add_argument("--steps", default="100,200,400,800,1600")
+    p.add_argument("--replicates", type=int, default=200)
+    args = p.parse_args()
+
+    cfg = SearchConfig()  # the search defaults: reward, mu, nu rule, scale
+    tab = pd.read_csv(args.table)
+    s_all = tab.set_index("index")[args.score].reindex(range(15625)).fillna(0.0).to_numpy()
+    archs = all_archs()
+    ops = np.array([[OPS.index(o) for o in a.ops] for a in archs])
+    conn = np.array([a.is_connected for a in archs])
+    by_ops = {tuple(r): i for i, r in enumerate(ops)}
+    truth = load_embedded().set_index("index")
+
+    ex = exact_gradient(range(15625), s_all, cfg.mu, cfg.nu, cfg.nu_mode, cfg.nu_quantile,
+                        scale=cfg.scale)
+    best = ex.arch.index
+    print(f"exact argmax: index {best} {ex.arch.string}: "
+          + " / ".join(f"{truth.loc[best, c]:.2f}" for c in COLUMNS))
+    print(f"config: scale={cfg.scale} mu={cfg.mu} nu_mode={cfg.nu_mode} q={cfg.nu_quantile} "
+          f"replicates={args.replicates}")
+    for T in [int(t) for t in args.steps.split(",")]:
+        acc, agree = [], []
+        for rep in range(args.replicates):
+            idx = np.random.default_rng(rep).integers(0, 15625, T)
+            trace = {"index": ops[idx], "score": s_all[idx], "connected": conn[idx],
+                     "gumbel": np.zeros((T, 6, 5)), "ds_dh": np.zeros((T, 6, 5))}
+            agg = aggregate(trace, cfg.mu, cfg.nu, cfg.nu_mode, cfg.tau, cfg.nu_quantile,
+                            cfg.ada_warmup, cfg.xi, cfg.scale, estimator="reinforce")
+            found = agg.delta.argmax(-1)
+            acc.append(truth.loc[by_ops[tuple(found)], list(COLUMNS)].to_numpy(float))
+            agree.append(float((found == ops[best]).mean()))
+        a = np.array(acc)
+        print(f"T={T:5d}: edge agreement {np.mean(agree):.2f}; "
+              + " / ".join(f"{m:.2f} +- {sd:.2f}" for m, sd in zip(a.mean(0), a.std(0))))
+
+
+if __name__ == "__main__":
+    main()
