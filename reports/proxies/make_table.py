@@ -47,6 +47,16 @@ SOURCE = {"grad_norm": "zero-cost-nas", "snip": "zero-cost-nas", "grasp": "zero-
           "ntk_cond": "TE-NAS (dataset not named)"}
 
 
+def data_cell(cfg: dict) -> str:
+    """'real' / 'gaussian', or for a path the stand-in folders of stand_in_images.py."""
+    data = str(cfg["data"])
+    if data in ("real", "gaussian"):
+        return data
+    name = Path(data).name
+    what = {"rgb32": "C10 images", "rgb16": "C10 images 16px"}.get(name, f"path {name}")
+    return what + (", random labels" if cfg.get("labels") == "random" else "")
+
+
 def rows(run: Path) -> list[str]:
     summary = json.loads((run / "summary.json").read_text())
     cfg = summary["config"]
@@ -73,8 +83,8 @@ def rows(run: Path) -> list[str]:
         ours = rho if metric == "SPR" else tau
         diff = "" if pub is None else f"{ours - pub:+.3f}"
         pub_txt = "–" if pub is None else f"{metric} {pub:.3f} ({SOURCE[name]})"
-        out.append(f"| {name} | {cfg['dataset']} ({label}) | {cfg['data']} | {cfg['batch_size']} | "
-                   f"{n} | {rho:+.3f}{ci} | {tau:+.3f} | {pub_txt} | "
+        out.append(f"| {name} | {cfg['dataset']} ({label}) | {data_cell(cfg)} | "
+                   f"{cfg['batch_size']} | {n} | {rho:+.3f}{ci} | {tau:+.3f} | {pub_txt} | "
                    f"{diff} | `{run.name}` |")
     return out
 
