@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def augmented_batch(index: int, b: int = 64) -> tuple[torch.Tensor, torch.Tensor
     return x, torch.as_tensor(np.asarray(s["labels"])[pick], dtype=torch.int64)
 
 
-def score_one(index: int) -> dict:
+def score_one(index: int, names: tuple[str, ...] = tuple(NAMES)) -> dict:
     torch.set_num_threads(1)
     from nasi.scoring import ScoreConfig, score_architecture
     from nasi.space import Arch
@@ -55,7 +56,7 @@ def score_one(index: int) -> dict:
     x, y = augmented_batch(index)
     cfg = ScoreConfig(dataset="cifar10", batch_size=64, seed=42)
     x = x.contiguous(memory_format=torch.channels_last)
-    out = score_architecture(arch, NAMES, cfg, x, y, prune=True, channels_last=True)
+    out = score_architecture(arch, list(names), cfg, x, y, prune=True, channels_last=True)
     return {"index": index, **out}
 
 
@@ -65,21 +66,23 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default="reports/proxies/runs/c10_perarch_aug")
+    p.add_argument("--scores", default=",".join(NAMES), help="registry names (default %(default)s)")
     args = p.parse_args()
+    names = tuple(args.scores.split(","))
     import pandas as pd
 
     from benchmarks import load_benchmark
 
     idx = sorted(int(i) for i in np.random.default_rng(42).choice(15625, args.n, replace=False))
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = list(pool.map(score_one, idx, chunksize=8))
+        rows = list(pool.map(partial(score_one, names=names), idx, chunksize=8))
     table = load_benchmark()
     df = pd.DataFrame(rows).merge(table[["index", "arch", "connected", *LABELS]], on="index")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "ranking.csv", index=False)
     rho = {n: {lab: round(float(df[[n, lab]].dropna().corr("spearman").iloc[0, 1]), 4)
-               for lab in LABELS} for n in NAMES}
+               for lab in LABELS} for n in names}
     (out / "summary.json").write_text(json.dumps({
         "protocol": "per-architecture augmented batch of 64 from the embedded CIFAR-10 test "
                     "sample, init seed 42 per isomorphism key, BN train, CE",
