@@ -21,8 +21,12 @@ def prepare_out_dir(path: str | Path, what: str = "output folder") -> Path:
     return out
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename: readers never see a half-written file."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write text or bytes via a temporary file and a rename: readers never see a
+    half-written file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data)
     os.replace(tmp, path)

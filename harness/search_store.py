@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -37,9 +36,7 @@ def save(runs_dir: Path, group: str, record: dict, result, jsonable) -> None:
     json_path, trace_path = paths(runs_dir, group, result.config.seed)
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(result.trace[k]) for k in TRACE_KEYS})
-    tmp = trace_path.with_name(trace_path.name + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, trace_path)
+    write_atomic(trace_path, buf.getvalue())
     body = {**record, **result.summary(), "steps": result.steps}
     write_atomic(json_path, json.dumps(jsonable(body), indent=1) + "\n")
 

@@ -8,11 +8,12 @@ run on Gaussian noise, which measures something else for data-dependent proxies 
 above all). This writes the same 500 images as image folders the harness reads with
 ``--data PATH``:
 
-- ``OUT/rgb32/<class>/<k>.png``: the images unchanged (lossless PNG), for
-  ``--dataset cifar100 --labels random`` (CIFAR-100 normalisation, uniform labels over 100);
-- ``OUT/rgb16/<class>/<test index>.png``: 2x2 box-averaged to 16x16 (rounded to uint8), how
-  ImageNet16 was made from ImageNet (Chrabaszcz et al. 2017 chose the box filter), for
-  ``--dataset ImageNet16-120 --labels random``.
+- ``OUT/rgb32/<class>/<k>.png`` (the k-th CIFAR-10 test image of the class): the images
+  unchanged (lossless PNG), for ``--dataset cifar100 --labels random`` (CIFAR-100
+  normalisation, uniform labels over 100);
+- ``OUT/rgb16/<class>/<k>.png``: the same images 2x2 box-averaged to 16x16 (rounded to
+  uint8), how ImageNet16 was made from ImageNet (Chrabaszcz et al. 2017 chose the box
+  filter), for ``--dataset ImageNet16-120 --labels random``.
 
 The images are natural 32x32 photographs like CIFAR-100's, but of other classes; the labels are
 random. Every report row made from these folders says so.

@@ -27,7 +27,8 @@ import pandas as pd
 
 from benchmarks.embedded import load_embedded
 from nasi.search import SearchConfig, aggregate, exact_gradient
-from nasi.space import OPS, all_archs
+from nasi.space import all_archs
+from nasi.supernet import arch_of, index_of
 
 COLUMNS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 
@@ -44,9 +45,8 @@ def main() -> None:
     tab = pd.read_csv(args.table)
     s_all = tab.set_index("index")[args.score].reindex(range(15625)).fillna(0.0).to_numpy()
     archs = all_archs()
-    ops = np.array([[OPS.index(o) for o in a.ops] for a in archs])
+    ops = np.array([index_of(a) for a in archs])  # op indices per edge
     conn = np.array([a.is_connected for a in archs])
-    by_ops = {tuple(r): i for i, r in enumerate(ops)}
     truth = load_embedded().set_index("index")
 
     ex = exact_gradient(range(15625), s_all, cfg.mu, cfg.nu, cfg.nu_mode, cfg.nu_quantile,
@@ -65,7 +65,7 @@ def main() -> None:
             agg = aggregate(trace, cfg.mu, cfg.nu, cfg.nu_mode, cfg.tau, cfg.nu_quantile,
                             cfg.ada_warmup, cfg.xi, cfg.scale, estimator="reinforce")
             found = agg.delta.argmax(-1)
-            acc.append(truth.loc[by_ops[tuple(found)], list(COLUMNS)].to_numpy(float))
+            acc.append(truth.loc[arch_of(found).index, list(COLUMNS)].to_numpy(float))
             agree.append(float((found == ops[best]).mean()))
         a = np.array(acc)
         print(f"T={T:5d}: edge agreement {np.mean(agree):.2f}; "
