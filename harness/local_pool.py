@@ -11,6 +11,9 @@ on the worker count (float32 reductions depend on the thread count in the last d
 - Shards of a few classes go to the workers in index order; each worker stores every class in
   the SQLite cache as it finishes (claims as for concurrent runs), so an interrupted run keeps
   what was computed; results also come back to the driver, so it works without a cache.
+- Workers keep freed memory for reuse (glibc ``mallopt``, :func:`keep_freed_memory`): by
+  default every tensor over 128 KiB-32 MiB is a fresh ``mmap`` whose pages fault in on first
+  touch and go back to the OS when freed, which costs ~9 % of a worker's time here.
 - Workers never outlive the driver (Linux: parent-death signal), ignore Ctrl-C (the driver
   handles it), and are started with "spawn" (forking a process that has run torch can hang).
 """
@@ -165,8 +168,28 @@ def worker_init(parent_pid: int, threads: int | None) -> None:
     ``threads`` torch intra-op threads (None: unchanged)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
     _die_with_parent(parent_pid)
+    keep_freed_memory()
     if threads is not None:
         torch.set_num_threads(threads)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
+MMAP_THRESHOLD_MAX = 32 << 20  # glibc's ceiling for M_MMAP_THRESHOLD on 64-bit
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc serve allocations up to 32 MiB from its heap and never trim it, so the
+    activations of one network reuse the pages of the previous one instead of mapping fresh
+    zeroed pages (one page fault per 4 KiB) and unmapping them again. Scores are unchanged;
+    the process keeps its peak heap. Returns False where there is no glibc (then a no-op)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
+                    and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
 
 
 def _die_with_parent(parent_pid: int) -> None:

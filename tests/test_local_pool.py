@@ -11,11 +11,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from harness.cache import ScoreCache
 from harness.engine import class_representatives, score_classes
-from harness.local_pool import LocalExecutor, cpu_threads
+from harness.local_pool import LocalExecutor, cpu_threads, keep_freed_memory
 from nasi.scoring import ScoreConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,16 @@ def test_pool_scores_equal_single_thread_in_process_scores_and_fill_the_cache(tm
         assert ex.describe()["processes_used"] == 2
     assert got == expected  # bit for bit: one thread per process either way
     assert {k: cache.get("k", k) for k in keys} == expected
+
+
+def test_workers_keep_freed_memory_where_glibc_allows_it():
+    # both mallopt calls must be accepted (a threshold above glibc's 32 MiB ceiling is refused);
+    # that this changes no score is the bit-for-bit test above (workers set it, this process not)
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert keep_freed_memory()
 
 
 def test_small_jobs_run_in_process_with_one_thread():
