@@ -209,7 +209,12 @@ class NB201Network(nn.Module):
         C, N: stem width and cells per stage (16 and 5 in the benchmark).
         bn_affine, bn_track_running_stats: BatchNorm flags of the cell ops (the benchmark's
             trained networks use True/True; zero-cost peers use False/False). The stem,
-            reduction blocks and head keep the benchmark's True/True.
+            reduction blocks and head keep the benchmark's True/True. Cell convs never have
+            a bias here; xautodl's ``ReLUConvBN`` (and zero-cost-nas' copy) gives them
+            ``bias = not affine``. With batch-statistics BN right after the conv a bias
+            changes no output and no gradient (its own gradient is exactly 0), so only
+            scores that read the conv output itself (fisher) or switch BN off (synflow) could
+            see it; measured for fisher in reports/proxies (fisher_anatomy.py).
         prune: skip 'none' ops and dead edges (see :func:`edge_plan`).
 
     ``checkpoint_cells = True`` (set after construction) recomputes each cell's internals in
