@@ -1,7 +1,7 @@
 """Markdown table of our correlations (from harness.rank runs) next to the published ones.
 
     python reports/proxies/make_table.py reports/proxies/runs/*
-    python reports/proxies/make_table.py --spread RUN_A RUN_B ...   # same archs, other seeds
+    python reports/proxies/make_table.py --spread RUN_A RUN_B ...   # same archs, other seed/labels
 
 For each run folder (ranking.csv + summary.json of ``python -m harness.rank``) and each score in
 it: Spearman rho and Kendall tau-b of the raw score with the published protocol's label column
@@ -110,7 +110,8 @@ def spread(paths: list[str]) -> None:
              if all(n in s["config"]["scores"] for _, s in runs)]
     label = LABEL[runs[0][1]["config"]["dataset"]]
     print(f"n = {len(common)} common architectures, label {label}\n")
-    print("| proxy | " + " | ".join(f"seed {s['config']['seed']}" for _, s in runs)
+    print("| proxy | " + " | ".join(f"seed {s['config']['seed']}, {s['config']['labels']} labels"
+                                    for _, s in runs)
           + " | max - min |")
     print("|---|" + "---|" * (len(runs) + 1))
     for name in names:
