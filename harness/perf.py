@@ -29,7 +29,7 @@ from nasi.cost import closed_form
 from nasi.device import resolve_device
 from nasi.network import NB201Network
 from nasi.scoring import ScoreConfig, arch_seed
-from nasi.space import NUM_ARCHS, all_archs
+from nasi.space import NUM_ARCHS, SAMPLE_METHOD, all_archs, sample_indices
 
 from .cli import Parser, run
 from .engine import class_representatives
@@ -105,8 +105,7 @@ def main(argv=None) -> int:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch_size, 3, 32, 32, generator=gen).to(device)
     y = torch.randint(0, 10, (args.batch_size,), generator=gen).to(device)
-    idx = np.random.default_rng(args.seed).choice(NUM_ARCHS, size=args.n, replace=False)
-    archs = [all_archs()[int(i)] for i in sorted(idx)]
+    archs = [all_archs()[i] for i in sample_indices(args.n, args.seed)]
 
     reps = class_representatives()
 
@@ -134,7 +133,7 @@ def main(argv=None) -> int:
     result = {
         "score": "nasi", "batch_size": args.batch_size, "sample": {
             "n": len(archs), "seed": args.seed, "n_disconnected": len(archs) - len(connected),
-            "method": "numpy.random.default_rng(seed).choice(15625, n, replace=False)"},
+            "method": SAMPLE_METHOD},
         "device": str(device), "device_name": device_name(device),
         "torch": torch.__version__, "straightforward_torch_threads": torch.get_num_threads(),
         "ours_executor": engine.describe(),

@@ -16,14 +16,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmarks import ACCURACY_COLUMNS, load_benchmark
 from nasi.datasets import DATASETS
 from nasi.scores import available_scores, get_score, parse_score_list
 from nasi.scoring import BN_MODES, LABEL_MODES, ScoreConfig
-from nasi.space import NUM_ARCHS, parse_arch
+from nasi.space import NUM_ARCHS, SAMPLE_METHOD, parse_arch, sample_indices
 
 from .cli import Parser, UserError, run
 from .outputs import prepare_out_dir, write_atomic
@@ -130,10 +129,9 @@ def select_indices(args) -> tuple[list[int], dict]:
     if args.sample is not None:
         if not 1 <= args.sample <= NUM_ARCHS:
             raise UserError(f"--sample must be in 1..{NUM_ARCHS}, got {args.sample}")
-        rng = np.random.default_rng(args.seed)
-        idx = sorted(int(i) for i in rng.choice(NUM_ARCHS, size=args.sample, replace=False))
+        idx = sample_indices(args.sample, args.seed)
         return idx, {"mode": "sample", "n": args.sample, "seed": args.seed,
-                     "method": "numpy.random.default_rng(seed).choice(15625, n, replace=False)"}
+                     "method": SAMPLE_METHOD}
     if args.indices:
         idx = parse_indices(args.indices)
         return idx, {"mode": "indices", "n": len(idx), "source": args.indices}

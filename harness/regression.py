@@ -25,14 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from benchmarks import load_benchmark
 from nasi.data import load_batch
 from nasi.scoring import ScoreConfig, score_architecture
 from nasi.search import SearchConfig, run_search
-from nasi.space import NUM_ARCHS, all_archs
+from nasi.space import all_archs, sample_indices
 
 from .analysis import kendall_tau_b, spearman_rho
 from .cli import Parser, UserError, run
@@ -59,7 +58,7 @@ FLOOR = {"kendall_nasi_cifar10_test": 0.02, "spearman_nasi_cifar10_test": 0.02,
 
 def correlation_metrics(seed: int, table) -> dict[str, float]:
     """The architecture sample is fixed (numpy seed 0); ``seed`` sets init and batch."""
-    idx = sorted(np.random.default_rng(0).choice(NUM_ARCHS, SAMPLE_SIZE, replace=False))
+    idx = sample_indices(SAMPLE_SIZE, 0)
     cfg = ScoreConfig(batch_size=BATCH, seed=seed)
     x, y = load_batch("cifar10", "real", BATCH, seed)
     x = x.contiguous(memory_format=torch.channels_last)

@@ -243,3 +243,15 @@ def _index_by_code() -> dict[str, int]:
 def all_archs() -> tuple[Arch, ...]:
     """All 15,625 architectures in benchmark index order."""
     return _benchmark_order()
+
+
+SAMPLE_METHOD = "numpy.random.default_rng(seed).choice(15625, n, replace=False)"
+
+
+def sample_indices(n: int, seed: int) -> list[int]:
+    """The documented random sample of ``n`` benchmark indices (sorted): every ``--sample N
+    --seed S`` run and every script that reuses such a sample draws it here."""
+    import numpy as np
+
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(NUM_ARCHS, n,
+                                                                     replace=False))

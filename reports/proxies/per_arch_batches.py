@@ -72,8 +72,9 @@ def main() -> None:
     import pandas as pd
 
     from benchmarks import load_benchmark
+    from nasi.space import sample_indices
 
-    idx = sorted(int(i) for i in np.random.default_rng(42).choice(15625, args.n, replace=False))
+    idx = sample_indices(args.n, 42)
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(partial(score_one, names=names), idx, chunksize=8))
     table = load_benchmark()
