@@ -214,22 +214,32 @@ def grasp(ctx: ScoringContext) -> float:
                       "output channels k of 0.5*mean_n(sum_hw a*dL/da)^2 * numel(W)/C_out, "
                       "a = the layer's output")
 def fisher(ctx: ScoringContext) -> float:
-    with _Recorder(ctx.model) as rec:
-        loss = ctx.batch_loss(ctx.model(ctx.x))
-    calls = [c for c in rec.calls if c[2].requires_grad]
-    if not calls:
-        return 0.0
-    grads = torch.autograd.grad(loss, [out for _, _, out in calls], allow_unused=True)
     total = 0.0
-    for (module, _, act), g in zip(calls, grads):
-        if g is None:
-            continue
-        prod = act.detach() * g
-        g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
-        del_k = g_nk.pow(2).mean(0).mul(0.5)
+    for module, act, g in layer_output_grads(ctx.model, lambda m: ctx.batch_loss(m(ctx.x))):
         per_channel_weights = module.weight[0].numel()  # broadcast over weight.shape[1:]
-        total += float(del_k.abs().sum()) * per_channel_weights
+        total += float(channel_fisher(act, g).abs().sum()) * per_channel_weights
     return total
+
+
+def layer_output_grads(model: nn.Module, loss_of) -> list[tuple[nn.Module, torch.Tensor,
+                                                                  torch.Tensor]]:
+    """(module, output, dL/doutput) of every conv/linear call, L = ``loss_of(model)``; calls
+    whose output does not reach L are left out."""
+    with _Recorder(model) as rec:
+        loss = loss_of(model)
+    calls = [(m, out) for m, _, out in rec.calls if out.requires_grad]
+    if not calls:
+        return []
+    grads = torch.autograd.grad(loss, [out for _, out in calls], allow_unused=True)
+    return [(m, out, g) for (m, out), g in zip(calls, grads) if g is not None]
+
+
+def channel_fisher(act: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """F_k = 0.5 * mean_n (sum_hw a[n,k,h,w] * dL/da[n,k,h,w])^2 for one conv/linear output
+    ``act`` and its gradient ``grad`` (a linear output has no h, w): one value per channel."""
+    prod = act.detach() * grad
+    g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+    return g_nk.pow(2).mean(0).mul(0.5)
 
 
 def _bn_identity(x):

@@ -25,12 +25,12 @@ in zero-cost-nas' NB201 model (see add_cell_conv_biases).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -61,41 +61,37 @@ def add_cell_conv_biases(model: torch.nn.Module) -> None:
                 m.bias = torch.nn.Parameter(torch.empty(m.out_channels).uniform_(-bound, bound))
 
 
+@functools.cache
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed real CIFAR-10 batch of the sample runs (b=64, seed 42), read once per worker."""
+    from nasi.data import load_batch
+
+    return load_batch("cifar10", "real", 64, 42, "true")
+
+
 def components(index: int, check: bool = True, cell_bias: bool = False) -> dict:
     torch.set_num_threads(1)
-    from nasi.data import load_batch
     from nasi.network import ResNetBasicblock
     from nasi.scores.context import ScoringContext
-    from nasi.scores.proxies import fisher, weight_layers
+    from nasi.scores.proxies import channel_fisher, fisher, layer_output_grads
     from nasi.scoring import ScoreConfig, build_scoring_model
     from nasi.space import Arch
 
+    check = check and not cell_bias  # the registry's network has no biases
     arch = Arch.from_index(index)
     row = {"index": index, **{f"{g}_{w}": 0.0 for g in GROUPS for w in ("w", "u")}}
     if not arch.is_connected:
-        return row | {"fisher": 0.0}
+        return row | ({"fisher": 0.0} if check else {})
     cfg = ScoreConfig(dataset="cifar10", batch_size=64, seed=42)
-    x, y = load_batch("cifar10", "real", 64, 42, "true")
+    x, y = batch()
     model = build_scoring_model(arch, cfg)
     if cell_bias:
         add_cell_conv_biases(model)
-        check = False  # the registry's network has no biases
     reductions = {i for i, c in enumerate(model.cells) if isinstance(c, ResNetBasicblock)}
     names = {m: n for n, m in model.named_modules()}
-    outs: list[tuple[torch.nn.Module, torch.Tensor]] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: outs.append((m, o)))
-             for m in weight_layers(model)]
-    loss = torch.nn.functional.cross_entropy(model(x), y)
-    for h in hooks:
-        h.remove()
-    live = [(m, a) for m, a in outs if a.requires_grad]
-    grads = torch.autograd.grad(loss, [a for _, a in live], allow_unused=True)
-    for (m, a), g in zip(live, grads):
-        if g is None:
-            continue
-        prod = a.detach() * g
-        g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
-        per_channel = float(g_nk.pow(2).mean(0).mul(0.5).sum())
+    ce = partial(torch.nn.functional.cross_entropy, target=y)
+    for m, a, g in layer_output_grads(model, lambda net: ce(net(x))):
+        per_channel = float(channel_fisher(a, g).sum())
         grp = _group(names[m], reductions)
         row[f"{grp}_u"] += per_channel
         row[f"{grp}_w"] += per_channel * m.weight[0].numel()
@@ -123,10 +119,9 @@ ENGINE_RUN = Path(__file__).parent / "runs" / "c10_real_all_jacobcov_fisher_synf
 def score(args) -> pd.DataFrame:
     """Components per architecture: index + the group columns (+ fisher on the sample)."""
     from harness.engine import class_representatives
-    from nasi.space import Arch
+    from nasi.space import Arch, sample_indices
 
-    work = partial(components, check=not (args.all or args.cell_conv_bias),
-                   cell_bias=args.cell_conv_bias)
+    work = partial(components, check=not args.all, cell_bias=args.cell_conv_bias)
     if args.all:
         reps = class_representatives()
         rep_idx = sorted(a.index for a in reps.values())
@@ -135,13 +130,10 @@ def score(args) -> pd.DataFrame:
         rows = [by_rep[reps[Arch.from_index(i).iso_key].index] | {"index": i}
                 for i in range(15625)]
     else:
-        idx = sorted(int(i) for i in np.random.default_rng(42).choice(15625, args.n,
-                                                                      replace=False))
+        idx = sample_indices(args.n, 42)
         with ProcessPoolExecutor(args.workers) as pool:
             rows = list(pool.map(work, idx, chunksize=8))
-    df = pd.DataFrame(rows)
-    return df if "fisher" in df and df["fisher"].notna().all() else df.drop(columns="fisher",
-                                                                         errors="ignore")
+    return pd.DataFrame(rows)
 
 
 def summarise(df: pd.DataFrame, protocol: str) -> dict:
