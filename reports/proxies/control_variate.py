@@ -28,14 +28,16 @@ architectures, not the images, makes the error).
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 import numpy as np
 from make_table import read_ranking
-from scipy.stats import rankdata
+from sample_effect import SAMPLE, rho, sample_error
+
+from harness.analysis import spearman_rho
 
 RUNS = Path(__file__).parent / "runs"
-SAMPLE = np.random.default_rng(42).choice(15625, 1000, replace=False)
 WHOLE = {  # whole-space CIFAR-10 runs: score -> run
     "grad_norm": "c10_real_all_gradnorm_snip", "snip": "c10_real_all_gradnorm_snip",
     "jacob_cov": "c10_real_all_jacobcov_fisher_synflow",
@@ -44,10 +46,10 @@ WHOLE = {  # whole-space CIFAR-10 runs: score -> run
 }
 
 
-def _rho_rows(s: np.ndarray, c: np.ndarray, t: np.ndarray) -> tuple[float, float]:
-    """Spearman of score s and control c with target t (rows already finite)."""
-    rt = rankdata(t)
-    return (float(np.corrcoef(rankdata(s), rt)[0, 1]), float(np.corrcoef(rankdata(c), rt)[0, 1]))
+@functools.cache
+def whole_run(name: str):
+    """A whole-space run's table (read once per process)."""
+    return read_ranking(RUNS / name)
 
 
 def estimate(s, c, t, control_error: float, n_boot: int = 2000, seed: int = 0) -> dict:
@@ -55,12 +57,12 @@ def estimate(s, c, t, control_error: float, n_boot: int = 2000, seed: int = 0) -
     s, c, t = (np.asarray(v, float) for v in (s, c, t))
     keep = np.isfinite(s) & np.isfinite(c) & np.isfinite(t)
     s, c, t = s[keep], c[keep], t[keep]
-    raw, _ = _rho_rows(s, c, t)
     rng = np.random.default_rng(seed)
-    boot = np.array([_rho_rows(s[i], c[i], t[i])
+    boot = np.array([(spearman_rho(s[i], t[i]), spearman_rho(c[i], t[i]))
                      for i in (rng.integers(0, len(s), len(s)) for _ in range(n_boot))])
     cov = np.cov(boot.T)
     beta = float(cov[0, 1] / cov[1, 1])
+    raw = spearman_rho(s, t)
     return {"n": int(len(s)), "sample": raw, "beta": beta,
             "estimate": raw - beta * control_error,
             "se": float(np.std(boot[:, 0] - beta * boot[:, 1], ddof=1)),
@@ -69,16 +71,7 @@ def estimate(s, c, t, control_error: float, n_boot: int = 2000, seed: int = 0) -
 
 def control_error(control: str, label: str) -> float:
     """rho over the sample minus rho over the whole space, of the control's whole-space run."""
-    table = read_ranking(RUNS / WHOLE[control])
-    whole = _finite_rho(table[control], table[label])
-    part = table.set_index("index").loc[SAMPLE]
-    return _finite_rho(part[control], part[label]) - whole
-
-
-def _finite_rho(a, b) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    keep = np.isfinite(a) & np.isfinite(b)
-    return float(np.corrcoef(rankdata(a[keep]), rankdata(b[keep]))[0, 1])
+    return sample_error(whole_run(WHOLE[control]), control, label)[1]
 
 
 def validate(control: str, labels: list[str]) -> None:
@@ -88,13 +81,13 @@ def validate(control: str, labels: list[str]) -> None:
     for score, run in WHOLE.items():
         if score == control:
             continue
-        table = read_ranking(RUNS / run)
-        ctab = read_ranking(RUNS / WHOLE[control])[["index", control]]
-        table = table.merge(ctab, on="index") if control not in table else table
+        table = whole_run(run)
+        if control not in table:
+            table = table.merge(whole_run(WHOLE[control])[["index", control]], on="index")
         part = table.set_index("index").loc[SAMPLE]
         for label in labels:
             e = estimate(part[score], part[control], part[label], control_error(control, label))
-            truth = _finite_rho(table[score], table[label])
+            truth = rho(table, score, label)
             print(f"| {score} | {label} | {e['sample']:+.3f} | {e['estimate']:+.3f} ± "
                   f"{e['se']:.3f} | {truth:+.3f} | {e['estimate'] - truth:+.3f} | "
                   f"{e['sample'] - truth:+.3f} |")

@@ -22,14 +22,21 @@ import numpy as np
 from make_table import LABEL, read_ranking
 
 from harness.analysis import spearman_rho
+from nasi.space import sample_indices
 
-SAMPLE = np.random.default_rng(42).choice(15625, 1000, replace=False)
+SAMPLE = sample_indices(1000, 42)
 
 
 def rho(table, score: str, label: str) -> float:
     s, t = table[score].to_numpy(float), table[label].to_numpy(float)
     keep = np.isfinite(s) & np.isfinite(t)
     return spearman_rho(s[keep], t[keep])
+
+
+def sample_error(table, score: str, label: str) -> tuple[float, float]:
+    """(rho over the whole space, rho over the sample minus that) of a whole-space table."""
+    full = rho(table, score, label)
+    return full, rho(table.set_index("index").loc[SAMPLE], score, label) - full
 
 
 def main(runs: list[str]) -> None:
@@ -39,11 +46,10 @@ def main(runs: list[str]) -> None:
         table = read_ranking(run)
         if table is None or len(table) < 15625:
             sys.exit(f"{run}: needs a whole-space ranking (ranking.csv or ranking.csv.gz)")
-        sample = table.set_index("index").loc[SAMPLE]
         for score in json.loads((run / "summary.json").read_text())["config"]["scores"]:
             for label in LABEL.values():
-                full, samp = rho(table, score, label), rho(sample, score, label)
-                print(f"| {score} | {label} | {full:+.3f} | {samp:+.3f} | {samp - full:+.3f} "
+                full, err = sample_error(table, score, label)
+                print(f"| {score} | {label} | {full:+.3f} | {full + err:+.3f} | {err:+.3f} "
                       f"| `{run.name}` |")
 
 
