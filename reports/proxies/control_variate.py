@@ -106,6 +106,8 @@ def main() -> None:
     p.add_argument("--label", nargs="+", default=["cifar10_valid_oritest", "cifar100_test",
                                                   "imagenet16_test"])
     args = p.parse_args()
+    if not args.validate and not args.sample:
+        p.error("give --sample RUN ... or --validate")
     if args.validate:
         validate(args.control, args.label)
         return
@@ -114,11 +116,15 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for run in args.sample:
         table = read_ranking(run)
+        if table is None:
+            p.error(f"{run}: no ranking.csv or ranking.csv.gz (a harness.rank run folder?)")
         if args.control not in table and args.control_from:  # a sibling run, same batch
-            table = table.merge(read_ranking(args.control_from)[["index", args.control]],
-                                on="index")
-        if args.control not in table:
-            raise SystemExit(f"{run}: no {args.control} column (see --control-from)")
+            sibling = read_ranking(args.control_from)
+            if sibling is None or args.control not in sibling:
+                p.error(f"--control-from {args.control_from}: no ranking with {args.control}")
+            table = table.merge(sibling[["index", args.control]], on="index")
+        if args.control not in table or args.score not in table:
+            p.error(f"{run}: needs columns {args.score} and {args.control} (see --control-from)")
         for label in args.label:
             err = control_error(args.control, label)
             e = estimate(table[args.score], table[args.control], table[label], err)

@@ -178,6 +178,8 @@ def main() -> None:
     args = p.parse_args()
     out = Path(args.out)
     if args.summarise:
+        if not (out / "components.csv.gz").is_file() or not (out / "summary.json").is_file():
+            p.error(f"--summarise: {out} has no components.csv.gz and summary.json")
         df = pd.read_csv(out / "components.csv.gz")
         protocol = json.loads((out / "summary.json").read_text())["protocol"]
     else:
