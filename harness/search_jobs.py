@@ -23,23 +23,67 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class SearchJob:
     group: str
-    cfg: object  # nasi.search.SearchConfig
+    cfg: object  # nasi.search.SearchConfig or nasi.blackbox.BlackBoxConfig
     random_baseline: bool
+    checkpoint: str | None = None  # black-box: the evaluations file of this search
 
 
 def run_job(job: SearchJob, device: str, threads: int) -> tuple[SearchJob, object, dict | None]:
-    """One search (and its random baseline at equal wall time): (job, SearchResult, rb)."""
+    """One search (and its random baseline at equal wall time): (job, result, rb)."""
     import torch
 
+    from nasi.blackbox import BlackBoxConfig
     from nasi.device import resolve_device
     from nasi.search import random_search_baseline, run_search
 
     dev = resolve_device(device)
     if dev.type == "cpu":
         torch.set_num_threads(threads)
+    if isinstance(job.cfg, BlackBoxConfig):
+        return job, *run_blackbox_job(job, dev)
     res = run_search(job.cfg, dev)
     rb = random_search_baseline(job.cfg, res.seconds, dev) if job.random_baseline else None
     return job, res, rb
+
+
+CHECKPOINT_EVERY = 10  # networks scored between two checkpoint writes
+
+
+def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
+    """A black-box search resumed from (and checkpointed to) ``job.checkpoint``, then, if
+    asked, random search with the same objective for the same wall time (fresh cache)."""
+    from pathlib import Path
+
+    from nasi.blackbox import run_blackbox
+    from nasi.objective import NetworkEvaluator, Objective
+    from nasi.space import NUM_ARCHS
+
+    from . import search_store
+
+    cfg, path = job.cfg, Path(job.checkpoint) if job.checkpoint else None
+    objective = Objective.parse(cfg.objective)
+    known = search_store.read_checkpoint(path, cfg, str(dev)) if path else {}
+    evaluator = NetworkEvaluator(objective, cfg.score_config(), dev, known)
+    scored: list = [(i, v, s) for i, (v, s) in known.items()]
+
+    def evaluate(index: int):
+        ev = evaluator(index)
+        if not ev.cached and path is not None and ev.index not in known:
+            scored.append((ev.index, ev.values, ev.seconds))
+            if len(scored) % CHECKPOINT_EVERY == 0:
+                search_store.write_checkpoint(path, cfg, str(dev), scored)
+        return ev
+
+    res = run_blackbox(cfg, evaluate, str(dev))
+    if path is not None:
+        search_store.write_checkpoint(path, cfg, str(dev), scored)
+    rb = None
+    if job.random_baseline:
+        rcfg = cfg.replace(method="random", evals=NUM_ARCHS, seconds=max(res.seconds, 1e-3))
+        r = run_blackbox(rcfg, NetworkEvaluator(objective, cfg.score_config(), dev), str(dev))
+        rb = {"index": r.index, "arch": r.arch.string, "n_archs": r.evaluations,
+              "seconds": r.seconds}
+    return res, rb
 
 
 def run_jobs(jobs: Sequence[SearchJob], device: str, threads: int, workers: int = 1,

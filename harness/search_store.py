@@ -14,6 +14,7 @@ anything else (another T, another device, a damaged file) is searched again and 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -62,4 +63,69 @@ def load(runs_dir: Path, group: str, cfg, device: str, need_baseline: bool):
                            stored["device"])
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None  # missing, partial or from another version: search again
+    return res, stored.get("random_baseline") if need_baseline else None
+
+
+# --------------------------------------------------------------------- black-box searches
+# RUNS/<method>-<config hash>-seed<k>.json: the record, the result summary and the proposal
+# history; RUNS/<method>-<config hash>-seed<k>.evals.json: the checkpoint of a search under
+# way, every network it scored ({"config", "device", "evals": [[index, [values], seconds],
+# ...]}), rewritten as it goes; a rerun hands these to the evaluator, which returns them
+# instead of scoring again.
+def blackbox_stem(cfg) -> str:
+    """File stem of a black-box search: a hash of its config (seed excluded) and the seed, so
+    that equal searches of different commands (e.g. the default search and the transfer
+    run's CIFAR-10 group) share their files in one runs folder."""
+    body = json.dumps({**cfg.as_dict(), "seed": None}, sort_keys=True)
+    return f"{cfg.method}-{hashlib.sha256(body.encode()).hexdigest()[:10]}-seed{cfg.seed}"
+
+
+def checkpoint_path(runs_dir: Path, cfg) -> Path:
+    return runs_dir / f"{blackbox_stem(cfg)}.evals.json"
+
+
+def read_checkpoint(path: Path, cfg, device: str) -> dict[int, tuple[list, float]]:
+    """{index: (values, seconds)} of a checkpoint of an equal search, else {}."""
+    try:
+        body = json.loads(path.read_text())
+        if body["config"] != json.loads(json.dumps(cfg.as_dict())) or body["device"] != device:
+            return {}
+        return {int(i): ([float("nan") if v is None else float(v) for v in vals], float(s))
+                for i, vals, s in body["evals"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def write_checkpoint(path: Path, cfg, device: str, evals: list) -> None:
+    rows = [[int(i), [None if v != v else float(v) for v in vals], round(float(s), 6)]
+            for i, vals, s in evals]
+    write_atomic(path, json.dumps({"config": cfg.as_dict(), "device": device,
+                                   "evals": rows}) + "\n")
+
+
+def save_blackbox(runs_dir: Path, record: dict, result, jsonable) -> None:
+    json_path = runs_dir / f"{blackbox_stem(result.config)}.json"
+    body = {**record, **result.summary(), "history": result.history}
+    write_atomic(json_path, json.dumps(jsonable(body), indent=1) + "\n")
+
+
+def load_blackbox(runs_dir: Path, cfg, device: str, need_baseline: bool):
+    """(BlackBoxResult, random baseline or None) of a stored equal search, or None."""
+    from nasi.blackbox import BlackBoxConfig, BlackBoxResult
+
+    json_path = runs_dir / f"{blackbox_stem(cfg)}.json"
+    try:
+        stored = json.loads(json_path.read_text())
+        if (stored["config"] != json.loads(json.dumps(cfg.as_dict()))
+                or stored["device"] != device
+                or (need_baseline and "random_baseline" not in stored)):
+            return None
+        res = BlackBoxResult(BlackBoxConfig(**stored["config"]), int(stored["index"]),
+                             float(stored["fitness"] if stored["fitness"] is not None
+                                   else "nan"),
+                             int(stored["evaluations"]), int(stored["proposals"]),
+                             float(stored["seconds"]), float(stored["charged_seconds"]),
+                             stored["history"], stored["device"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
     return res, stored.get("random_baseline") if need_baseline else None

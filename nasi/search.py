@@ -393,6 +393,12 @@ def reward(s, mu: float, nu, scale: str = "linear"):
     return s - mu * np.maximum(0.0, s - nu)
 
 
+def decode(alpha) -> Arch:
+    """The architecture of alpha: argmax_A p_alpha(A), the per-edge argmax (Algorithm 1's
+    last line); ties go to the first op in OPS order."""
+    return arch_of(np.asarray(alpha).argmax(-1))
+
+
 def running_max_update(G: np.ndarray, xi: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Eq. 18 for every prefix: Delta_t = (xi / t) sum_{i<=t} G_i / max_{j<=i} ||G_j||.
 
@@ -524,7 +530,7 @@ def run_search(cfg: SearchConfig, device="auto", stream: BatchStream | None = No
     agg = aggregate(trace, cfg.mu, cfg.nu, cfg.nu_mode, cfg.tau, cfg.nu_quantile,
                     cfg.ada_warmup, cfg.xi, cfg.scale, cfg.estimator)
     alpha = agg.delta  # alpha* = alpha0 + Delta, alpha0 = 0
-    arch = arch_of(alpha.argmax(-1))
+    arch = decode(alpha)
     seconds = time.perf_counter() - t0
     norms = np.sqrt((agg.G.reshape(T, -1) ** 2).sum(1))
     steps = [{"t": t + 1, "arch_index": all_index(arch_of(idxs[t])),

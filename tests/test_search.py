@@ -350,10 +350,10 @@ def test_cli_end_to_end(tmp_path):
     score = (ops == OPS.index("nor_conv_3x3")).sum(1).astype(float)
     lines = ["index,nasi"] + [f"{i},{v}" for i, v in enumerate(score)]
     table.write_text("\n".join(lines) + "\n")
-    r = _cli("--dataset", "cifar10", "--seeds", "2", "--steps", "3", "--width", "4",
-             "--cells", "1", "--batch-size", "8", "--data", "gaussian", "--out", str(out),
-             "--random-baseline", "--exact-from", str(table), "--exact-steps", "1,3",
-             "--device", "cpu")
+    r = _cli("--method", "nasi", "--dataset", "cifar10", "--seeds", "2", "--steps", "3",
+             "--width", "4", "--cells", "1", "--batch-size", "8", "--data", "gaussian",
+             "--out", str(out), "--random-baseline", "--exact-from", str(table),
+             "--exact-steps", "1,3", "--device", "cpu")
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert {"runs", "config", "environment", "stats"} <= set(summary)
@@ -370,19 +370,19 @@ def test_cli_end_to_end(tmp_path):
     report = (out / "report.md").read_text()
     assert "NASI (4T)" in report and "94.37" in report  # optimum computed from the table
     # the rerun reuses both searches (stored traces) and gives the same exact check
-    r2 = _cli("--dataset", "cifar10", "--seeds", "2", "--steps", "3", "--width", "4",
-              "--cells", "1", "--batch-size", "8", "--data", "gaussian", "--out", str(out),
-              "--random-baseline", "--exact-from", str(table), "--exact-steps", "1,3",
-              "--device", "cpu")
+    r2 = _cli("--method", "nasi", "--dataset", "cifar10", "--seeds", "2", "--steps", "3",
+              "--width", "4", "--cells", "1", "--batch-size", "8", "--data", "gaussian",
+              "--out", str(out), "--random-baseline", "--exact-from", str(table),
+              "--exact-steps", "1,3", "--device", "cpu")
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout.count("stored, not rerun") == 2
     assert json.loads((out / "summary.json").read_text())["exact"] == summary["exact"]
 
 
 def _tiny_cli_runs(out, *extra):
-    r = _cli("--transfer", "--seeds", "2", "--steps", "3", "--width", "4", "--cells", "1",
-             "--batch-size", "8", "--data", "gaussian", "--out", str(out), "--device", "cpu",
-             "--quiet", *extra)
+    r = _cli("--method", "nasi", "--transfer", "--seeds", "2", "--steps", "3", "--width", "4",
+             "--cells", "1", "--batch-size", "8", "--data", "gaussian", "--out", str(out),
+             "--device", "cpu", "--quiet", *extra)
     assert r.returncode == 0, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     return [{k: v for k, v in run.items() if k != "seconds"}
@@ -422,8 +422,8 @@ def test_cli_bad_input_exit_2_one_line(args, tmp_path, capsys):
     from harness.cli import run
     from harness.search import main
 
-    argv = [*args, "--steps" if "--steps" not in args else "--seeds", "1", "--width", "4",
-            "--cells", "1", "--out", str(tmp_path / "o"), "--quiet"]
+    argv = ["--method", "nasi", *args, "--steps" if "--steps" not in args else "--seeds", "1",
+            "--width", "4", "--cells", "1", "--out", str(tmp_path / "o"), "--quiet"]
     try:
         code = run(main, argv)
     except SystemExit as exc:  # argparse errors
@@ -485,7 +485,8 @@ def test_rerun_reuses_finished_searches_and_resumes_an_interrupted_run(tmp_path,
     monkeypatch.setattr(search_jobs, "run_job",
                         lambda job, *a: calls.append(job.cfg.seed) or real(job, *a))
     out = tmp_path / "run"
-    argv = ["--seeds", "3", "--steps", "3", "--width", "4", "--cells", "1", "--batch-size", "8",
+    argv = ["--method", "nasi", "--seeds", "3", "--steps", "3", "--width", "4", "--cells", "1",
+            "--batch-size", "8",
             "--data", "gaussian", "--device", "cpu", "--quiet", "--out", str(out),
             "--random-baseline"]
 

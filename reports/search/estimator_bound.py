@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.embedded import load_embedded
-from nasi.search import SearchConfig, aggregate, exact_gradient
+from nasi.search import SearchConfig, exact_gradient
 from nasi.space import all_archs
-from nasi.supernet import arch_of, index_of
+from nasi.supernet import index_of
+from nasi.table_search import table_nasi_reinforce
 
 COLUMNS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 
@@ -46,7 +47,6 @@ def main() -> None:
     s_all = tab.set_index("index")[args.score].reindex(range(15625)).fillna(0.0).to_numpy()
     archs = all_archs()
     ops = np.array([index_of(a) for a in archs])  # op indices per edge
-    conn = np.array([a.is_connected for a in archs])
     truth = load_embedded().set_index("index")
 
     ex = exact_gradient(range(15625), s_all, cfg.mu, cfg.nu, cfg.nu_mode, cfg.nu_quantile,
@@ -59,14 +59,9 @@ def main() -> None:
     for T in [int(t) for t in args.steps.split(",")]:
         acc, agree = [], []
         for rep in range(args.replicates):
-            idx = np.random.default_rng(rep).integers(0, 15625, T)
-            trace = {"index": ops[idx], "score": s_all[idx], "connected": conn[idx],
-                     "gumbel": np.zeros((T, 6, 5)), "ds_dh": np.zeros((T, 6, 5))}
-            agg = aggregate(trace, cfg.mu, cfg.nu, cfg.nu_mode, cfg.tau, cfg.nu_quantile,
-                            cfg.ada_warmup, cfg.xi, cfg.scale, estimator="reinforce")
-            found = agg.delta.argmax(-1)
-            acc.append(truth.loc[arch_of(found).index, list(COLUMNS)].to_numpy(float))
-            agree.append(float((found == ops[best]).mean()))
+            found = table_nasi_reinforce(s_all, cfg.replace(steps=T), seed=rep)
+            acc.append(truth.loc[found, list(COLUMNS)].to_numpy(float))
+            agree.append(float((np.array(index_of(all_archs()[found])) == ops[best]).mean()))
         a = np.array(acc)
         print(f"T={T:5d}: edge agreement {np.mean(agree):.2f}; "
               + " / ".join(f"{m:.2f} +- {sd:.2f}" for m, sd in zip(a.mean(0), a.std(0))))
