@@ -205,7 +205,8 @@ def _blackbox_config(args, **over):
     from nasi.blackbox import BlackBoxConfig
     from nasi.objective import ObjectiveError
 
-    kw = {k: v for k, v in _given(args, BLACKBOX_ONLY).items() if k != "budget_seconds"}
+    kw = {k: v for k, v in _given(args, BLACKBOX_ONLY).items()
+          if k not in ("budget_seconds", "runs_dir")}
     kw.update(method=args.method, dataset=args.dataset, labels=args.labels, data=args.data,
               seed=args.seed_start, seconds=args.budget_seconds,
               **_given(args, ("batch_size",)))

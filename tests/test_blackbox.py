@@ -164,6 +164,22 @@ def test_cli_workers_equal_sequential(tmp_path):
             == [{k: r[k] for k in keep} for r in _summary(tmp_path / "b")["runs"]])
 
 
+def test_cli_shared_runs_dir_reuses_equal_searches(tmp_path):
+    from harness.cli import run
+    from harness.search import main
+
+    shared = ["--runs-dir", str(tmp_path / "runs")]
+    assert run(main, [*TINY, *shared, "--seeds", "2", "--out", str(tmp_path / "a")]) == 0
+    # --agnostic's standard group is the same search as the plain one: reused, not rerun
+    assert run(main, [*TINY, *shared, "--seeds", "2", "--agnostic", "--out",
+                      str(tmp_path / "b")]) == 0
+    a, b = _summary(tmp_path / "a"), _summary(tmp_path / "b")
+    assert [r["index"] for r in b["groups"][0]["runs"]] == [r["index"] for r in a["runs"]]
+    # with --data gaussian, random-label and random-data are one search too: 2 configs x 2
+    # seeds x (result + checkpoint)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 2 * 2 * 2
+
+
 @pytest.mark.parametrize("args", [
     ["--objective", "nope"], ["--evals", "0"], ["--steps", "10"], ["--tournament", "30"],
     ["--method", "nasi", "--objective", "synflow"], ["--budget-seconds", "-1"],
