@@ -184,19 +184,23 @@ def _given(args, names) -> dict:
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
-def _nasi_config(args, **over):
-    from nasi.search import SearchConfig, SearchError
-
-    kw = {k: v for k, v in _given(args, NASI_ONLY).items() if k != "exact_from"}
-    kw.update(dataset=args.dataset, labels=args.labels, data=args.data, seed=args.seed_start,
+def _shared_config(args) -> dict:
+    """The config fields both families take from the shared options."""
+    kw = dict(dataset=args.dataset, labels=args.labels, data=args.data, seed=args.seed_start,
               **_given(args, ("batch_size",)))
     if args.width is not None:
         kw["C"] = args.width
     if args.cells is not None:
         kw["N"] = args.cells
-    kw.update(over)
+    return kw
+
+
+def _nasi_config(args, **over):
+    from nasi.search import SearchConfig, SearchError
+
+    kw = {k: v for k, v in _given(args, NASI_ONLY).items() if k != "exact_from"}
     try:
-        return SearchConfig(**kw)
+        return SearchConfig(**{**kw, **_shared_config(args), **over})
     except SearchError as exc:
         raise UserError(str(exc)) from None
 
@@ -207,16 +211,9 @@ def _blackbox_config(args, **over):
 
     kw = {k: v for k, v in _given(args, BLACKBOX_ONLY).items()
           if k not in ("budget_seconds", "runs_dir")}
-    kw.update(method=args.method, dataset=args.dataset, labels=args.labels, data=args.data,
-              seed=args.seed_start, seconds=args.budget_seconds,
-              **_given(args, ("batch_size",)))
-    if args.width is not None:
-        kw["C"] = args.width
-    if args.cells is not None:
-        kw["N"] = args.cells
-    kw.update(over)
+    kw.update(method=args.method, seconds=args.budget_seconds)
     try:
-        return BlackBoxConfig(**kw)
+        return BlackBoxConfig(**{**kw, **_shared_config(args), **over})
     except (ObjectiveError, ValueError) as exc:
         raise UserError(str(exc)) from None
 

@@ -164,6 +164,19 @@ def test_cli_workers_equal_sequential(tmp_path):
             == [{k: r[k] for k in keep} for r in _summary(tmp_path / "b")["runs"]])
 
 
+def test_cli_ray_equal_sequential(tmp_path):
+    pytest.importorskip("ray")
+    from harness.cli import run
+    from harness.search import main
+
+    assert run(main, [*TINY, "--seeds", "2", "--out", str(tmp_path / "a")]) == 0
+    assert run(main, [*TINY, "--seeds", "2", "--executor", "ray", "--out",
+                      str(tmp_path / "b")]) == 0
+    keep = ("seed", "arch", "index", "evaluations", "fitness")
+    assert ([{k: r[k] for k in keep} for r in _summary(tmp_path / "a")["runs"]]
+            == [{k: r[k] for k in keep} for r in _summary(tmp_path / "b")["runs"]])
+
+
 def test_cli_shared_runs_dir_reuses_equal_searches(tmp_path):
     from harness.cli import run
     from harness.search import main
