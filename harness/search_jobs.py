@@ -75,6 +75,9 @@ def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
         return ev
 
     res = run_blackbox(cfg, evaluate, str(dev))
+    # a resumed search replays its stored networks in no time: count their measured cost, so
+    # that its seconds (and the random baseline's equal time) are those of the whole search
+    res.seconds += sum(secs for _, secs in known.values())
     if path is not None:
         search_store.write_checkpoint(path, cfg, str(dev), scored)
     rb = None

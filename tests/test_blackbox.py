@@ -139,7 +139,7 @@ def test_cli_default_flow_and_resume_mid_search(tmp_path, monkeypatch):
     (stem,) = [p.name[:-len(".evals.json")] for p in runs.glob("*seed1.evals.json")]
     (runs / f"{stem}.json").unlink()
     ck = json.loads((runs / f"{stem}.evals.json").read_text())
-    ck["evals"] = ck["evals"][:5]
+    ck["evals"] = [[i, v, 100.0] for i, v, _ in ck["evals"][:5]]  # as if each took 100 s
     (runs / f"{stem}.evals.json").write_text(json.dumps(ck))
     calls.clear()
     assert run(main, argv) == 0
@@ -150,6 +150,8 @@ def test_cli_default_flow_and_resume_mid_search(tmp_path, monkeypatch):
         return [{k: v for k, v in r.items() if k not in ("seconds", "charged_seconds")}
                 for r in rs]
     assert strip(again["runs"]) == strip(first["runs"])
+    assert again["runs"][1]["seconds"] >= 500  # the replayed networks' cost is counted
+    assert again["runs"][1]["charged_seconds"] >= 500
 
 
 def test_cli_workers_equal_sequential(tmp_path):
