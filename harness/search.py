@@ -15,7 +15,7 @@ Methods (``--method``):
   our unbiased estimator of the same gradient; see nasi.search). Its objective is NASI's
   reward by construction: the gradient is taken through the supernet.
 
-Budgets: ``--evals`` networks scored (default 400) or ``--budget-seconds`` of scoring for the
+Budgets: ``--evals`` networks scored (default 200) or ``--budget-seconds`` of scoring for the
 black-box methods, ``--steps`` T for nasi. For every seed: the architecture found (string and
 benchmark index), its ground truth on all three datasets (200-epoch test accuracy, mean over
 the benchmark's training seeds: cifar10_test, cifar100_test, imagenet16_test) and the wall

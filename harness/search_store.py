@@ -27,6 +27,12 @@ from .outputs import write_atomic
 TRACE_KEYS = ("gumbel", "ds_dh", "score", "connected", "index", "loss", "step_seconds")
 
 
+def same_search(stored: dict, cfg, device: str) -> bool:
+    """A stored config (as JSON read it back) and device equal this job's."""
+    return stored["config"] == json.loads(json.dumps(cfg.as_dict())) and \
+        stored["device"] == device
+
+
 def paths(runs_dir: Path, group: str, seed: int) -> tuple[Path, Path]:
     stem = f"{group}-seed{seed}"
     return runs_dir / f"{stem}.json", runs_dir / f"{stem}.trace.npz"
@@ -53,9 +59,8 @@ def load(runs_dir: Path, group: str, cfg, device: str, need_baseline: bool):
         stored = json.loads(json_path.read_text())
         with np.load(trace_path, allow_pickle=False) as npz:
             trace = {k: npz[k] for k in TRACE_KEYS}
-        same = (stored["config"] == json.loads(json.dumps(cfg.as_dict()))
-                and stored["device"] == device)
-        if not same or (need_baseline and "random_baseline" not in stored):
+        if not same_search(stored, cfg, device) or (need_baseline
+                                                    and "random_baseline" not in stored):
             return None
         arch = Arch.parse(stored["arch"])
         res = SearchResult(SearchConfig(**stored["config"]), stored["alpha"], stored["delta"],
@@ -88,7 +93,7 @@ def read_checkpoint(path: Path, cfg, device: str) -> dict[int, tuple[list, float
     """{index: (values, seconds)} of a checkpoint of an equal search, else {}."""
     try:
         body = json.loads(path.read_text())
-        if body["config"] != json.loads(json.dumps(cfg.as_dict())) or body["device"] != device:
+        if not same_search(body, cfg, device):
             return {}
         return {int(i): ([float("nan") if v is None else float(v) for v in vals], float(s))
                 for i, vals, s in body["evals"]}
@@ -116,9 +121,8 @@ def load_blackbox(runs_dir: Path, cfg, device: str, need_baseline: bool):
     json_path = runs_dir / f"{blackbox_stem(cfg)}.json"
     try:
         stored = json.loads(json_path.read_text())
-        if (stored["config"] != json.loads(json.dumps(cfg.as_dict()))
-                or stored["device"] != device
-                or (need_baseline and "random_baseline" not in stored)):
+        if not same_search(stored, cfg, device) or (need_baseline
+                                                    and "random_baseline" not in stored):
             return None
         res = BlackBoxResult(BlackBoxConfig(**stored["config"]), int(stored["index"]),
                              float(stored["fitness"] if stored["fitness"] is not None

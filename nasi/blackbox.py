@@ -35,6 +35,7 @@ import numpy as np
 from .datasets import get_dataset
 from .objective import Archive, Evaluation, Evaluator, Objective, ObjectiveError
 from .space import EDGES, NUM_ARCHS, OPS, Arch, all_archs
+from .supernet import index_of
 
 METHODS = ("evolution", "random", "reinforce")
 DEFAULT_OBJECTIVE = "synflow+jacob_cov"
@@ -192,7 +193,7 @@ def one_step_reinforce(run: _Run, rng: np.random.Generator) -> int:
         r = run.archive.fitness(ev.values)
         base = float(np.mean(past)) if past else r
         onehot = np.zeros_like(uniform)
-        onehot[np.arange(len(EDGES)), [OPS.index(o) for o in all_archs()[index].ops]] = 1.0
+        onehot[np.arange(len(EDGES)), index_of(all_archs()[index])] = 1.0
         G.append((r - base) * (onehot - uniform))
         past.append(r)
     delta, _ = running_max_update(np.asarray(G))
