@@ -162,8 +162,8 @@ def test_bad_input_is_one_line_and_exit_2(case, bad_runs):
 
 @pytest.mark.parametrize("case", list(MORE_BAD_INPUTS))
 def test_more_bad_input_in_process(case, capsys):
-    from harness.arch import main
     from harness.cli import run
+    from harness.cli.arch import main
 
     args, fragment = MORE_BAD_INPUTS[case]
     try:

@@ -121,7 +121,7 @@ def _summary(out):
 def test_cli_default_flow_and_resume_mid_search(tmp_path, monkeypatch):
     import nasi.scoring
     from harness.cli import run
-    from harness.search import main
+    from harness.cli.search import main
 
     calls = []
     real = nasi.scoring.score_architecture
@@ -156,7 +156,7 @@ def test_cli_default_flow_and_resume_mid_search(tmp_path, monkeypatch):
 
 def test_cli_workers_equal_sequential(tmp_path):
     from harness.cli import run
-    from harness.search import main
+    from harness.cli.search import main
 
     assert run(main, [*TINY, "--seeds", "2", "--out", str(tmp_path / "a")]) == 0
     assert run(main, [*TINY, "--seeds", "2", "--workers", "2", "--out",
@@ -169,7 +169,7 @@ def test_cli_workers_equal_sequential(tmp_path):
 def test_cli_ray_equal_sequential(tmp_path):
     pytest.importorskip("ray")
     from harness.cli import run
-    from harness.search import main
+    from harness.cli.search import main
 
     assert run(main, [*TINY, "--seeds", "2", "--out", str(tmp_path / "a")]) == 0
     assert run(main, [*TINY, "--seeds", "2", "--executor", "ray", "--out",
@@ -181,7 +181,7 @@ def test_cli_ray_equal_sequential(tmp_path):
 
 def test_cli_shared_runs_dir_reuses_equal_searches(tmp_path):
     from harness.cli import run
-    from harness.search import main
+    from harness.cli.search import main
 
     shared = ["--runs-dir", str(tmp_path / "runs")]
     assert run(main, [*TINY, *shared, "--seeds", "2", "--out", str(tmp_path / "a")]) == 0
@@ -202,7 +202,7 @@ def test_cli_shared_runs_dir_reuses_equal_searches(tmp_path):
 ])
 def test_cli_bad_input_exit_2_one_line(args, tmp_path, capsys):
     from harness.cli import run
-    from harness.search import main
+    from harness.cli.search import main
 
     try:
         code = run(main, [*args, "--out", str(tmp_path / "o"), "--quiet"])

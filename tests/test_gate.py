@@ -14,7 +14,8 @@ import pytest
 
 import nasi.search
 import nasi.table_search
-from harness import regression
+from harness.cli import regression
+from harness.searching import gate
 from nasi.objective import Archive
 from nasi.space import NUM_ARCHS, all_archs
 
@@ -50,7 +51,7 @@ def test_constant_objective_fails(capsys, monkeypatch):
                         lambda *a, **k: (1.0, orig_grad(*a, **k)[1] * 0.0, 1.0))
     code, text = _gate(capsys, "--fail-fast")
     assert code == 1
-    assert _failed(text) == set(regression.EXACT_METRICS)
+    assert _failed(text) == set(gate.EXACT_METRICS)
 
 
 def test_negated_objective_fails(capsys, monkeypatch):
@@ -68,7 +69,7 @@ def test_negated_objective_fails(capsys, monkeypatch):
     monkeypatch.setattr(nasi.search, "score_and_hard_grad", negated)
     code, text = _gate(capsys, "--fail-fast")
     assert code == 1
-    assert _failed(text) == set(regression.EXACT_METRICS)
+    assert _failed(text) == set(gate.EXACT_METRICS)
 
 
 def test_random_architecture_returned_fails(capsys, monkeypatch):
@@ -81,7 +82,7 @@ def test_random_architecture_returned_fails(capsys, monkeypatch):
     monkeypatch.setattr(nasi.table_search, "decode", random_arch)
     code, text = _gate(capsys, "--fail-fast")
     assert code == 1
-    assert _failed(text) == set(regression.EXACT_METRICS)
+    assert _failed(text) == set(gate.EXACT_METRICS)
 
 
 def test_update_sign_flipped_fails(capsys, monkeypatch):

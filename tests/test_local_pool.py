@@ -1,5 +1,5 @@
-"""The local executor: worker processes give the very scores of in-process scoring, store
-every class in the cache, and never outlive a killed driver."""
+"""The local executor (harness.scoring.executors): worker processes give the very scores of
+in-process scoring, store every class in the cache, and never outlive a killed driver."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.cache import ScoreCache
-from harness.engine import class_representatives, score_classes
-from harness.local_pool import LocalExecutor, cpu_threads, keep_freed_memory
+from harness.scoring.cache import ScoreCache
+from harness.scoring.engine import class_representatives, compute_classes, score_classes
+from harness.scoring.executors import LocalExecutor
+from harness.scoring.local_pool import cpu_threads, keep_freed_memory
 from nasi.scoring import ScoreConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = ScoreConfig(batch_size=4, data="gaussian", C=4, N=1)
+CPU = torch.device("cpu")
 
 
 def batch():
@@ -42,8 +44,8 @@ def test_pool_scores_equal_single_thread_in_process_scores_and_fill_the_cache(tm
                                  x.contiguous(memory_format=torch.channels_last), y, "k", None,
                                  torch.device("cpu"))
     cache = ScoreCache(tmp_path / "c.sqlite")
-    with LocalExecutor(workers=2, min_pool_classes=0) as ex:
-        got = ex(keys, ["nasi", "grad_norm"], CFG, x, y, "k", cache)
+    with LocalExecutor(workers=2, min_pool_jobs=0) as ex:
+        got = compute_classes(keys, ["nasi", "grad_norm"], CFG, x, y, "k", cache, CPU, ex)
         assert ex.describe()["processes_used"] == 2
     assert got == expected  # bit for bit: one thread per process either way
     assert {k: cache.get("k", k) for k in keys} == expected
@@ -62,8 +64,8 @@ def test_workers_keep_freed_memory_where_glibc_allows_it():
 def test_small_jobs_run_in_process_with_one_thread():
     keys = some_classes(2)
     x, y = batch()
-    ex = LocalExecutor(workers=2)  # below min_pool_classes: no pool is started
-    got = ex(keys, ["nasi"], CFG, x, y, "k", None)
+    ex = LocalExecutor(workers=2)  # below min_pool_jobs: no pool is started
+    got = compute_classes(keys, ["nasi"], CFG, x, y, "k", None, CPU, ex)
     assert ex.describe()["processes_used"] == 1 and ex._pool is None
     assert len(got) == 2 and all(v["nasi"] > 0 for v in got.values())
 
@@ -72,17 +74,18 @@ def test_workers_die_with_a_killed_driver(tmp_path):
     driver = textwrap.dedent(f"""
         import sys, torch
         sys.path.insert(0, {str(ROOT)!r})
-        from harness.local_pool import LocalExecutor
-        from harness.engine import class_representatives
+        from harness.scoring.executors import LocalExecutor
+        from harness.scoring.engine import class_representatives, compute_classes
         from nasi.scoring import ScoreConfig
         cfg = ScoreConfig(batch_size=4, data="gaussian", C=8, N=3)
         keys = [a.iso_key for a in class_representatives().values() if a.is_connected][:400]
         x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
         if __name__ == "__main__":
-            ex = LocalExecutor(workers=2, min_pool_classes=0)
-            ex(keys[:2], ["nasi"], cfg, x, y, "k", None)
+            ex = LocalExecutor(workers=2, min_pool_jobs=0)
+            cpu = torch.device("cpu")
+            compute_classes(keys[:2], ["nasi"], cfg, x, y, "k", None, cpu, ex)
             print(*[p.pid for p in ex._pool._processes.values()], flush=True)
-            ex(keys, ["nasi"], cfg, x, y, "k", None)  # long: killed meanwhile
+            compute_classes(keys, ["nasi"], cfg, x, y, "k", None, cpu, ex)  # long: killed
     """)
     script = tmp_path / "driver.py"
     script.write_text(driver)

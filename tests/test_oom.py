@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.cli import UserError, run
-from harness.engine import score_archs
-from harness.oom import (
+from harness.cli import run
+from harness.errors import UserError
+from harness.scoring.engine import score_archs
+from harness.scoring.oom import (
     CHECKPOINT_SAFE,
     SPLITTABLE,
     BatchSplitError,
@@ -149,7 +150,7 @@ def test_oom_at_batch_one_is_raised(oom_above):
 
 
 def test_rank_cli_reports_unsplittable_oom_in_one_line(oom_above, tmp_path, capsys):
-    from harness.rank import main
+    from harness.cli.rank import main
 
     oom_above(2)
     code = run(main, ["--quiet", "--batch-size", "8", "--width", "4", "--cells", "1",

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.cache import ScoreCache
-from harness.engine import class_representatives, score_archs
+from harness.scoring.cache import ScoreCache
+from harness.scoring.engine import class_representatives, score_archs
 from nasi.scoring import ScoreConfig, score_architecture
 from nasi.space import Arch
 
@@ -66,7 +66,7 @@ def test_engine_resumes_from_cache_and_keys_by_config(tmp_path, monkeypatch):
     cache = ScoreCache(tmp_path / "c.sqlite")
     first = score_archs(archs, ["nasi"], cfg, x, y, "fp", cache, torch.device("cpu"),
                         progress=False)
-    monkeypatch.setattr("harness.engine.score_architecture",
+    monkeypatch.setattr("harness.scoring.engine.score_architecture",
                         lambda *a, **k: pytest.fail("cached classes must not be recomputed"))
     again = score_archs(archs, ["nasi"], cfg, x, y, "fp", cache, torch.device("cpu"),
                         progress=False)
@@ -115,7 +115,7 @@ def test_rank_cli_outputs(tmp_path):
 
 
 def test_rank_sample_is_seeded(tmp_path):
-    from harness.rank import build_parser, select_indices
+    from harness.cli.rank import build_parser, select_indices
 
     args = build_parser().parse_args(["--sample", "50", "--seed", "3"])
     a, _ = select_indices(args)

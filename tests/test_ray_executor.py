@@ -1,7 +1,7 @@
-"""`--executor ray` (harness.executors.RayExecutor) on a local 2-CPU Ray cluster: same table as
-the local executor, a failing shard is retried without redoing its stored classes, a resumed run
-computes only what the cache lacks. Skipped when ray is not installed (except the checks of the
-one-line errors, which need no Ray)."""
+"""`--executor ray` (harness.scoring.executors.RayExecutor) on a local 2-CPU Ray cluster: same
+table as the local executor, a failing shard is retried without redoing its stored classes, a
+resumed run computes only what the cache lacks. Skipped when ray is not installed (except the
+checks of the one-line errors, which need no Ray)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.cache import ScoreCache
-from harness.cli import UserError, run
-from harness.engine import EngineStats, class_representatives, score_archs
-from harness.executors import RAY_MISSING, RayExecutor, import_ray
-from harness.rank import main
+from harness.cli import run
+from harness.cli.rank import main
+from harness.errors import UserError
+from harness.scoring import engine
+from harness.scoring.cache import ScoreCache
+from harness.scoring.engine import EngineStats, class_representatives, score_archs
+from harness.scoring.executors import RayExecutor
+from harness.scoring.ray_support import RAY_MISSING, import_ray
 from nasi.scoring import ScoreConfig
 from nasi.space import Arch
 
@@ -90,23 +93,26 @@ def test_ray_table_equals_local_table(ray_cluster, tmp_path):
 def make_flaky(marker_dir):
     """A task body whose first attempt on each shard stores one class, then fails."""
 
-    def flaky(iso_keys, *args):
-        from harness.executors import score_shard
+    def flaky(job, *args):
+        from dataclasses import replace
 
-        marker = marker_dir / hashlib.sha1(iso_keys[0].encode()).hexdigest()
+        from harness.scoring.engine import score_shard
+
+        marker = marker_dir / hashlib.sha1(job.iso_keys[0].encode()).hexdigest()
         if not marker.exists():
             marker.touch()
-            score_shard(iso_keys[:1], *args)
+            score_shard(replace(job, iso_keys=job.iso_keys[:1]), *args)
             raise RuntimeError("injected failure")
-        return score_shard(iso_keys, *args)
+        return score_shard(job, *args)
 
     return flaky
 
 
-def test_failed_shard_is_retried_and_table_is_complete(ray_cluster, tmp_path):
+def test_failed_shard_is_retried_and_table_is_complete(ray_cluster, tmp_path, monkeypatch):
     x, y = batch()
     stats = EngineStats()
-    ex = RayExecutor(shard_size=3, max_retries=2, task_fn=make_flaky(tmp_path))
+    monkeypatch.setattr(engine, "score_shard", make_flaky(tmp_path))
+    ex = RayExecutor(shard_size=3, max_retries=2)
     got = score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(tmp_path / "c.sqlite"),
                       CPU, progress=False, stats=stats, executor=ex)
     pd.testing.assert_frame_equal(got, local_table(tmp_path), check_exact=True)
@@ -116,25 +122,27 @@ def test_failed_shard_is_retried_and_table_is_complete(ray_cluster, tmp_path):
     assert cache_rows(tmp_path / "c.sqlite") == 10
 
 
-def test_shard_failing_every_retry_is_reported(ray_cluster, tmp_path):
-    def broken(iso_keys, *args):
+def test_shard_failing_every_retry_is_reported(ray_cluster, tmp_path, monkeypatch):
+    def broken(job, *args):
         raise RuntimeError("always broken")
 
     x, y = batch()
-    ex = RayExecutor(shard_size=10, max_retries=1, task_fn=broken)
+    monkeypatch.setattr(engine, "score_shard", broken)
+    ex = RayExecutor(shard_size=10, max_retries=1)
     with pytest.raises(RuntimeError,
-                       match="1 of 1 Ray shard.*after 1 retry;.*RuntimeError: always broken$"):
+                       match="1 of 1 Ray task.*after 1 retry;.*RuntimeError: always broken$"):
         score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(tmp_path / "c.sqlite"),
                     CPU, progress=False, executor=ex)
 
 
-def test_user_error_in_a_task_is_raised_without_retry(ray_cluster, tmp_path):
-    def bad_input(iso_keys, *args):
+def test_user_error_in_a_task_is_raised_without_retry(ray_cluster, tmp_path, monkeypatch):
+    def bad_input(job, *args):
         (tmp_path / f"attempt-{len(list(tmp_path.glob('attempt-*')))}").touch()
-        return {"error": UserError("bad input in the task")}
+        raise UserError("bad input in the task")
 
     x, y = batch()
-    ex = RayExecutor(shard_size=10, max_retries=3, task_fn=bad_input)
+    monkeypatch.setattr(engine, "score_shard", bad_input)
+    ex = RayExecutor(shard_size=10, max_retries=3)
     with pytest.raises(UserError, match="bad input in the task"):
         score_archs(archs10(), ["nasi"], CFG, x, y, "fp", ScoreCache(tmp_path / "c.sqlite"),
                     CPU, progress=False, executor=ex)

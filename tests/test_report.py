@@ -11,9 +11,12 @@ import pytest
 
 from benchmarks import load_benchmark
 from benchmarks.columns import TEST_COLUMN
-from harness import report as R
-from harness.anchors import ANCHORS, anchors_for, canonical_score, comparison_column
+from benchmarks.published import ANCHORS
+from harness import provenance
+from harness.analysis.anchors import anchors_for, canonical_score, comparison_column
 from harness.cli import run as run_cli
+from harness.cli.report import main as report_main
+from harness.reporting import report as R
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -72,7 +75,7 @@ def runs(tmp_path_factory, truth) -> list[Path]:
 @pytest.fixture(scope="module")
 def fixed_commit():
     mp = pytest.MonkeyPatch()
-    mp.setattr(R, "git_commit", lambda: "0123abcd")  # others may commit while tests run
+    mp.setattr(provenance, "git_commit", lambda: "0123abcd")  # others may commit while tests run
     yield
     mp.undo()
 
@@ -82,7 +85,7 @@ def report_dir(tmp_path_factory, runs, fixed_commit) -> Path:
     out = tmp_path_factory.mktemp("rep") / "demo"
     argv = [str(r) for r in runs] + ["--name", "demo", "--out", str(out), "--bootstrap", "20",
                                      "--seed", "3"]
-    assert run_cli(R.main, argv) == 0
+    assert run_cli(report_main, argv) == 0
     return out
 
 
@@ -168,7 +171,7 @@ def test_regeneration_is_byte_identical(tmp_path, runs, fixed_commit):
 
 
 def test_png_bytes_are_deterministic(tmp_path, runs):
-    from harness import plots as P
+    from harness.reporting import plots as P
 
     run = R.load_run(runs[0])
     for i in (1, 2):
@@ -210,7 +213,7 @@ def test_ground_truth_filled_from_embedded_table(tmp_path, truth):
 
 
 def _one_line_error(capsys, argv) -> str:
-    assert run_cli(R.main, argv) == 2
+    assert run_cli(report_main, argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: "), err
     return err
@@ -237,7 +240,7 @@ def test_bad_inputs_exit_2(tmp_path, capsys, runs):
 
 def test_argparse_errors_exit_2(capsys, runs):
     with pytest.raises(SystemExit) as exc:
-        R.main([str(runs[0])])  # --name missing
+        report_main([str(runs[0])])  # --name missing
     assert exc.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
 

@@ -420,7 +420,7 @@ def test_ray_searches_equal_sequential_ones(tmp_path):
 ])
 def test_cli_bad_input_exit_2_one_line(args, tmp_path, capsys):
     from harness.cli import run
-    from harness.search import main
+    from harness.cli.search import main
 
     argv = ["--method", "nasi", *args, "--steps" if "--steps" not in args else "--seeds", "1",
             "--width", "4", "--cells", "1", "--out", str(tmp_path / "o"), "--quiet"]
@@ -476,9 +476,9 @@ def test_reinforce_converges_to_the_exact_gradient_argmax():
 
 
 def test_rerun_reuses_finished_searches_and_resumes_an_interrupted_run(tmp_path, monkeypatch):
-    from harness import search_jobs
     from harness.cli import run
-    from harness.search import main
+    from harness.cli.search import main
+    from harness.searching import jobs as search_jobs
 
     calls = []
     real = search_jobs.run_job

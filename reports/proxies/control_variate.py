@@ -35,7 +35,7 @@ import numpy as np
 from make_table import read_ranking
 from sample_effect import SAMPLE, rho, sample_error
 
-from harness.analysis import spearman_rho
+from harness.analysis.correlation import spearman_rho
 
 RUNS = Path(__file__).parent / "runs"
 WHOLE = {  # whole-space CIFAR-10 runs: score -> run

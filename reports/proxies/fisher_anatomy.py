@@ -118,7 +118,7 @@ ENGINE_RUN = Path(__file__).parent / "runs" / "c10_real_all_jacobcov_fisher_synf
 
 def score(args) -> pd.DataFrame:
     """Components per architecture: index + the group columns (+ fisher on the sample)."""
-    from harness.engine import class_representatives
+    from harness.scoring.engine import class_representatives
     from nasi.space import Arch, sample_indices
 
     work = partial(components, check=not args.all, cell_bias=args.cell_conv_bias)

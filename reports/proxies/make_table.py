@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import bootstrap_ci, kendall_tau_b, spearman_rho
+from harness.analysis.correlation import bootstrap_ci, kendall_tau_b, spearman_rho
 
 LABEL = {"cifar10": "cifar10_valid_oritest", "cifar100": "cifar100_test",
          "ImageNet16-120": "imagenet16_test"}

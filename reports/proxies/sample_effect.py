@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from make_table import LABEL, read_ranking
 
-from harness.analysis import spearman_rho
+from harness.analysis.correlation import spearman_rho
 from nasi.space import sample_indices
 
 SAMPLE = sample_indices(1000, 42)

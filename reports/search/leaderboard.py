@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from score_tables import load_score_tables  # noqa: E402
 
-from harness.search_common import EVAL_COLUMNS, fmt, stats  # noqa: E402
+from harness.searching.common import EVAL_COLUMNS, fmt, stats  # noqa: E402
 from nasi.blackbox import BlackBoxConfig  # noqa: E402
 from nasi.table_search import table_blackbox  # noqa: E402
 

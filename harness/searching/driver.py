@@ -6,55 +6,53 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 
-from .outputs import write_atomic
-from .search_common import (
-    ANCHOR_ROWS,
+from benchmarks.published import NASI_SEARCH_NOTE, SEARCH_RESULTS
+from harness.provenance import json_clean, write_atomic
+from harness.reporting.markdown import md_table
+from harness.searching.common import (
     COLUMN_TITLES,
     EVAL_COLUMNS,
-    PAPER_ROWS,
-    PAPER_SOURCE,
     fmt,
-    jsonable,
     optimum,
     stats,
 )
+from harness.summary import SearchSummary
 
 Done = dict[tuple[str, int], tuple[dict, object]]
 
 
-def print_seed(args, rec: dict, note: str) -> None:
-    if not args.quiet:
+def print_seed(opts, rec: dict, note: str) -> None:
+    if not opts.quiet:
         accs = " / ".join(f"{rec[c]:.2f}" if rec[c] is not None else "–" for c in EVAL_COLUMNS)
         print(f"[{rec['group']}] seed {rec['seed']}: {rec['arch']} (index {rec['index']}): "
               f"{accs} [{note}]", flush=True)
 
 
-def run_all(jobs: Sequence, args, device, *, load: Callable, record: Callable,
+def run_all(jobs: Sequence, opts, device, *, load: Callable, record: Callable,
             save: Callable) -> Done:
     """{(group, seed): (record, result)}: stored searches reused (``load(job)`` -> (result,
     baseline) or None), the others run and saved (``save(job, record, result)``) one by one
     as they finish, so an interrupted command loses no finished seed."""
-    from .search_jobs import run_jobs
+    from harness.searching.jobs import run_jobs, search_executor
 
     done: Done = {}
     todo = []
     for job in jobs:
-        stored = None if args.no_resume else load(job)
+        stored = None if opts.no_resume else load(job)
         if stored is None:
             todo.append(job)
             continue
         rec = record(job, *stored)
         done[(job.group, job.cfg.seed)] = (rec, stored[0])
-        print_seed(args, rec, "stored, not rerun")
-    for job, res, rb in run_jobs(todo, str(device), args.threads, args.workers, args.executor,
-                                 args.address):
-        rec = record(job, res, rb)
-        done[(job.group, job.cfg.seed)] = (rec, res)
-        save(job, rec, res)
-        print_seed(args, rec, f"{rec['seconds']:.1f} s")
+        print_seed(opts, rec, "stored, not rerun")
+    with search_executor(opts, device) as executor:
+        for job, res, rb in run_jobs(todo, executor, opts.threads):
+            rec = record(job, res, rb)
+            done[(job.group, job.cfg.seed)] = (rec, res)
+            save(job, rec, res)
+            print_seed(opts, rec, f"{rec['seconds']:.1f} s")
     return done
 
 
@@ -78,73 +76,61 @@ def group_results(groups: Sequence[dict], seeds: Sequence[int], done: Done,
     return out
 
 
-def summary_of(config: dict, groups: list[dict], truth, device, wall_time_s: float) -> dict:
-    """The summary.json body both flows share (a flow adds its own keys)."""
+def summary_of(config: dict, groups: list[dict], truth, device,
+               wall_time_s: float) -> SearchSummary:
+    """The summary both flows build (the NASI flow may add its exact check)."""
     from benchmarks import ACCURACY_COLUMNS
+    from harness.provenance import environment
 
-    from .environment import environment
-
-    return {
-        "kind": "nasi-harness.search",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": config,
-        "environment": environment(device),
-        "columns": {c: ACCURACY_COLUMNS[c].description for c in EVAL_COLUMNS
-                    if c in ACCURACY_COLUMNS},
-        "std": "population standard deviation over search seeds (numpy std, ddof=0)",
-        "runs": groups[0]["runs"],
-        "stats": groups[0]["stats"],
-        "groups": groups,
-        "paper": [{"method": r["method"], "cost": r["cost"],
-                   **{c: {"mean": r[c][0], "std": r[c][1]} for c in EVAL_COLUMNS}}
-                  for r in (*PAPER_ROWS, *ANCHOR_ROWS)],
-        "paper_source": PAPER_SOURCE,
-        "optimum": optimum(truth),
-        "wall_time_s": round(wall_time_s, 3),
-    }
+    return SearchSummary(
+        config=config, environment=environment(device),
+        columns={c: ACCURACY_COLUMNS[c].description for c in EVAL_COLUMNS
+                 if c in ACCURACY_COLUMNS},
+        std="population standard deviation over search seeds (numpy std, ddof=0)",
+        groups=groups,
+        paper=[{"method": r.method, "cost": r.cost,
+                **{c: {"mean": r.accuracy[c][0], "std": r.accuracy[c][1]}
+                   for c in EVAL_COLUMNS}}
+               for r in SEARCH_RESULTS],
+        paper_source=NASI_SEARCH_NOTE, optimum=optimum(truth),
+        wall_time_s=round(wall_time_s, 3))
 
 
-def publish(out: Path, summary: dict, render: Callable[[dict], str], quiet: bool) -> dict:
+def publish(out: Path, summary: SearchSummary, render: Callable[[dict], str],
+            quiet: bool) -> dict:
     """Write summary.json and report.md (each atomically); print the headline."""
-    summary = jsonable(summary)
-    write_atomic(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    write_atomic(out / "report.md", render(summary))
+    data = json_clean(summary.to_json())
+    write_atomic(out / "summary.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
+    write_atomic(out / "report.md", render(data))
     if not quiet:
-        st = summary["stats"]
-        print(f"{summary['groups'][0]['title']}: " + " / ".join(
+        st = data["stats"]
+        print(f"{data['groups'][0]['title']}: " + " / ".join(
             f"{COLUMN_TITLES[c]} {fmt(st[c])}" for c in EVAL_COLUMNS)
             + f"; {fmt(st['seconds'])} s per search")
         print(f"wrote {out / 'summary.json'} and {out / 'report.md'}")
-    return summary
+    return data
 
 
 def results_table(summary: dict, rows_extra: list[list[str]]) -> list[str]:
     """Markdown: the published rows, the benchmark's optimum, then ``rows_extra``."""
     head = ["Method", "Search cost", *[COLUMN_TITLES[c] for c in EVAL_COLUMNS]]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in summary["paper"]:
-        out.append("| " + " | ".join([r["method"], r["cost"], *[
-            f"{r[c]['mean']:.2f} ± {r[c]['std']:.2f}" for c in EVAL_COLUMNS]]) + " |")
+    rows = [[r["method"], r["cost"], *[f"{r[c]['mean']:.2f} ± {r[c]['std']:.2f}"
+                                       for c in EVAL_COLUMNS]] for r in summary["paper"]]
     opt = summary["optimum"]
-    out.append("| Optimum (max over the table) | – | " + " | ".join(
+    rows.append(["Optimum (max over the table)", "–", *[
         f"{opt[c]['value']:.2f} (index {opt[c]['index']})" if c in opt else "–"
-        for c in EVAL_COLUMNS) + " |")
-    out += ["| " + " | ".join(r) + " |" for r in rows_extra]
-    return out
+        for c in EVAL_COLUMNS]])
+    return md_table(head, rows + rows_extra).split("\n")
 
 
 def per_seed_table(summary: dict) -> list[str]:
-    lines = ["## Per-seed results", "",
-             "| Group | Seed | Architecture | Index | " + " | ".join(
-                 COLUMN_TITLES[c] for c in EVAL_COLUMNS) + " | Seconds |",
-             "|---|---|---|---|---|---|---|---|"]
-    for g in summary["groups"]:
-        for r in g["runs"]:
-            arch = r["arch"].replace("|", "\\|")
-            lines.append(f"| {g['name']} | {r['seed']} | `{arch}` | {r['index']} | "
-                         + " | ".join("–" if r[c] is None else f"{r[c]:.2f}"
-                                      for c in EVAL_COLUMNS) + f" | {r['seconds']:.1f} |")
-    return lines
+    head = ["Group", "Seed", "Architecture", "Index", *[COLUMN_TITLES[c] for c in EVAL_COLUMNS],
+            "Seconds"]
+    rows = [[g["name"], r["seed"], f"`{r['arch']}`", r["index"],
+             *["–" if r[c] is None else f"{r[c]:.2f}" for c in EVAL_COLUMNS],
+             f"{r['seconds']:.1f}"]
+            for g in summary["groups"] for r in g["runs"]]
+    return ["## Per-seed results", "", *md_table(head, rows).split("\n")]
 
 
 def report_header(summary: dict, title: str, cost_covers: str) -> list[str]:

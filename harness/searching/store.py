@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs import write_atomic
+from harness.provenance import json_clean, write_atomic
 
 TRACE_KEYS = ("gumbel", "ds_dh", "score", "connected", "index", "loss", "step_seconds")
 
@@ -38,14 +38,14 @@ def paths(runs_dir: Path, group: str, seed: int) -> tuple[Path, Path]:
     return runs_dir / f"{stem}.json", runs_dir / f"{stem}.trace.npz"
 
 
-def save(runs_dir: Path, group: str, record: dict, result, jsonable) -> None:
+def save(runs_dir: Path, group: str, record: dict, result) -> None:
     """Write one finished search: trace first, then the JSON (the completion marker)."""
     json_path, trace_path = paths(runs_dir, group, result.config.seed)
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(result.trace[k]) for k in TRACE_KEYS})
     write_atomic(trace_path, buf.getvalue())
     body = {**record, **result.summary(), "steps": result.steps}
-    write_atomic(json_path, json.dumps(jsonable(body), indent=1) + "\n")
+    write_atomic(json_path, json.dumps(json_clean(body), indent=1) + "\n")
 
 
 def load(runs_dir: Path, group: str, cfg, device: str, need_baseline: bool):
@@ -108,10 +108,10 @@ def write_checkpoint(path: Path, cfg, device: str, evals: list) -> None:
                                    "evals": rows}) + "\n")
 
 
-def save_blackbox(runs_dir: Path, record: dict, result, jsonable) -> None:
+def save_blackbox(runs_dir: Path, record: dict, result) -> None:
     json_path = runs_dir / f"{blackbox_stem(result.config)}.json"
     body = {**record, **result.summary(), "history": result.history}
-    write_atomic(json_path, json.dumps(jsonable(body), indent=1) + "\n")
+    write_atomic(json_path, json.dumps(json_clean(body), indent=1) + "\n")
 
 
 def load_blackbox(runs_dir: Path, cfg, device: str, need_baseline: bool):

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import time
 
-from nasi.objective import Objective
-
-from . import search_store
-from .outputs import prepare_out_dir
-from .search_common import EVAL_COLUMNS, PAPER_SOURCE, accuracy, fmt, jsonable
-from .search_driver import (
+from benchmarks.published import NASI_SEARCH_NOTE
+from harness.provenance import prepare_out_dir
+from harness.searching import store as search_store
+from harness.searching.common import EVAL_COLUMNS, accuracy, fmt
+from harness.searching.driver import (
     group_results,
     groups_note,
     per_seed_table,
@@ -21,6 +20,7 @@ from .search_driver import (
     run_all,
     summary_of,
 )
+from nasi.objective import Objective
 
 METHOD_TITLES = {"evolution": "regularized evolution", "random": "random search",
                  "reinforce": "one-step REINFORCE"}
@@ -41,51 +41,50 @@ def _record(job, res, rb, truth) -> dict:
     return rec
 
 
-def run(args, groups: list[dict], configure) -> int:
+def run(opts, groups: list[dict], configure) -> int:
     """The black-box flow; ``configure(**over)`` gives the BlackBoxConfig of the options."""
     from benchmarks import load_benchmark
+    from harness.searching.jobs import SearchJob
     from nasi.device import resolve_device
 
-    from .search_jobs import SearchJob
-
     base = configure()
-    device = resolve_device(args.device)
-    out = prepare_out_dir(args.out)
-    runs_dir = prepare_out_dir(args.runs_dir or out / "runs", "runs folder")
-    truth = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
-    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    device = resolve_device(opts.device)
+    out = prepare_out_dir(opts.out)
+    runs_dir = prepare_out_dir(opts.runs_dir or out / "runs", "runs folder")
+    truth = load_benchmark(None if opts.benchmark == "embedded" else opts.benchmark)
+    seeds = list(range(opts.seed_start, opts.seed_start + opts.seeds))
     t_start = time.monotonic()
     jobs = []
     for g in groups:
         for seed in seeds:
             cfg = configure(dataset=g["dataset"], data=g["data"], labels=g["labels"], seed=seed)
-            jobs.append(SearchJob(g["name"], cfg, args.random_baseline,
+            jobs.append(SearchJob(g["name"], cfg, opts.random_baseline,
                                   str(search_store.checkpoint_path(runs_dir, cfg))))
-    if not args.quiet:
+    if not opts.quiet:
         print(f"{len(jobs)} {METHOD_TITLES[base.method]} search(es) (objective "
               f"{base.objective}, {base.evals} evaluations, C={base.C} N={base.N} "
               f"b={base.batch_size}; groups {', '.join(g['name'] for g in groups)}; seeds "
-              f"{seeds[0]}..{seeds[-1]}; {args.workers} worker(s), executor {args.executor}) "
+              f"{seeds[0]}..{seeds[-1]}; {opts.workers} worker(s), executor {opts.executor}) "
               "...", flush=True)
-    if args.no_resume:  # a fresh search must not replay an old checkpoint later
+    if opts.no_resume:  # a fresh search must not replay an old checkpoint later
         for job in jobs:
             search_store.checkpoint_path(runs_dir, job.cfg).unlink(missing_ok=True)
     done = run_all(
-        jobs, args, device,
+        jobs, opts, device,
         load=lambda job: search_store.load_blackbox(runs_dir, job.cfg, str(device),
-                                                    args.random_baseline),
+                                                    opts.random_baseline),
         record=lambda job, res, rb: _record(job, res, rb, truth),
-        save=lambda job, rec, res: search_store.save_blackbox(runs_dir, rec, res, jsonable))
+        save=lambda job, rec, res: search_store.save_blackbox(runs_dir, rec, res))
     config = {**base.as_dict(), "seed": None, "seeds": seeds,
               "objective_description": Objective.parse(base.objective).describe(),
               "groups": [{k: g[k] for k in ("name", "dataset", "data", "labels")}
                          for g in groups],
-              "device": str(device), "threads": args.threads, "workers": args.workers,
-              "executor": args.executor, "benchmark": args.benchmark,
-              "random_baseline": args.random_baseline}
-    summary = summary_of(config, group_results(groups, seeds, done, args.random_baseline),
+              "device": str(device), "threads": opts.threads, "workers": opts.workers,
+              "executor": opts.executor, "benchmark": opts.benchmark,
+              "random_baseline": opts.random_baseline}
+    summary = summary_of(config, group_results(groups, seeds, done, opts.random_baseline),
                          truth, device, time.monotonic() - t_start)
-    publish(out, summary, render_report, args.quiet)
+    publish(out, summary, render_report, opts.quiet)
     return 0
 
 
@@ -117,7 +116,7 @@ def render_report(summary: dict) -> str:
     lines = report_header(summary, "Training-free search on NAS-Bench-201",
                           "batch, networks scored, selection")
     lines += [f"Setup: {_setup(summary['config'])}.", ""]
-    lines += results_table(summary, rows) + ["", PAPER_SOURCE, ""]
+    lines += results_table(summary, rows) + ["", NASI_SEARCH_NOTE, ""]
     lines += groups_note(summary) + per_seed_table(summary)
     lines += ["", f"Total wall time {summary['wall_time_s']:.1f} s.", ""]
     return "\n".join(lines)

@@ -33,12 +33,11 @@ from collections.abc import Callable
 
 import torch
 
+from harness.errors import UserError
 from nasi.datasets import get_dataset
 from nasi.scores import ScoringContext, get_score
 from nasi.scoring import build_scoring_model
 from nasi.space import Arch
-
-from .cli import UserError
 
 MEAN_GRAD = "mean_grad"
 SUM = "sum"

@@ -7,7 +7,7 @@
   without running a network; closed-form scores (params, flops) are computed per architecture.
 - Results go to the SQLite cache as each class finishes: reruns and interrupted runs resume.
 - CUDA when available, else CPU with channels_last; ``executor`` decides where the missing
-  classes run (harness.local_pool: worker processes, one thread each on the CPU; or Ray).
+  classes run (harness.scoring.executors: worker processes, one thread each on the CPU; or Ray).
 """
 
 from __future__ import annotations
@@ -16,17 +16,19 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
 
+from harness.progress import Progress
+from harness.scoring.cache import ScoreCache
+from harness.scoring.executors import shard
+from harness.scoring.local_pool import cpu_threads
+from harness.scoring.oom import score_splitting_on_oom
 from nasi.scores import get_score
 from nasi.scoring import ScoreConfig, score_architecture
 from nasi.space import Arch, all_archs
-
-from .cache import ScoreCache
-from .oom import score_splitting_on_oom
-from .progress import Progress
 
 
 @functools.cache
@@ -54,8 +56,9 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
                 executor=None) -> pd.DataFrame:
     """Scores of ``archs`` (one row each, in the given order) for every name in ``names``.
 
-    ``executor`` (see harness.executors) computes the classes missing from the cache
-    elsewhere, e.g. as Ray tasks; None computes them in this process (:func:`score_classes`).
+    ``executor`` (:mod:`harness.scoring.executors`) computes the classes missing from the
+    cache in worker processes or Ray tasks, shards of a few classes each; None computes them
+    in this process (:func:`score_classes`).
     """
     t0 = time.monotonic()
     stats = stats if stats is not None else EngineStats()
@@ -64,30 +67,19 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
     key = cfg.key(batch_fingerprint)
     batch = (x, y)  # as given: an executor ships it to its workers
     x, y, _ = _prepare_batch(x, y, device)
-
     reps = class_representatives()
     wanted = sorted({a.iso_key for a in archs if a.is_connected},
                     key=lambda k: reps[k].index)
-    results: dict[str, dict[str, float]] = {k: {} for k in wanted}
-    if cache is not None:
-        cache.register_config(key, {**cfg.as_dict(), "batch": batch_fingerprint})
-        for n in net_names:
-            done = cache.lookup(key, n)
-            for k in wanted:
-                if k in done:
-                    results[k][n] = done[k]
+    results = _from_cache(cache, key, wanted, net_names, {**cfg.as_dict(),
+                                                           "batch": batch_fingerprint})
     todo = [k for k in wanted if any(n not in results[k] for n in net_names)]
     stats.classes_total = len(wanted)
     stats.classes_cached = len(wanted) - len(todo)
 
     bar = Progress(len(todo), f"scoring {cfg.dataset} ({','.join(net_names)})", progress)
     try:
-        if executor is None:
-            computed = score_classes(todo, net_names, cfg, x, y, key, cache, device, stats,
-                                     on_done=bar.update, wait_for_others_s=wait_for_others_s)
-        else:
-            computed = executor(todo, net_names, cfg, *batch, key, cache, stats=stats,
-                                on_done=bar.update)
+        computed = compute_classes(todo, net_names, cfg, *batch, key, cache, device, executor,
+                                   stats, bar.update, wait_for_others_s)
     finally:
         bar.close()
     for k, values in computed.items():
@@ -106,6 +98,40 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
         rows.append(row)
     stats.wall_seconds = time.monotonic() - t0
     return pd.DataFrame(rows, columns=["index", *names])
+
+
+def _from_cache(cache, key, wanted, names, config) -> dict[str, dict[str, float]]:
+    """iso_key -> the scores ``names`` the cache holds for it (empty without a cache)."""
+    results: dict[str, dict[str, float]] = {k: {} for k in wanted}
+    if cache is not None:
+        cache.register_config(key, config)
+        for n in names:
+            done = cache.lookup(key, n)
+            for k in wanted:
+                if k in done:
+                    results[k][n] = done[k]
+    return results
+
+
+def compute_classes(iso_keys: Sequence[str], names: Sequence[str], cfg: ScoreConfig,
+                    x: torch.Tensor, y: torch.Tensor, key: str, cache: ScoreCache | None,
+                    device: torch.device, executor=None, stats: EngineStats | None = None,
+                    on_done: Callable[[], object] | None = None,
+                    wait_for_others_s: float = 3600.0) -> dict[str, dict[str, float]]:
+    """The network scores of ``iso_keys``, computed where ``executor`` says: in this process
+    (None, or a job too small for its workers; with the executor's thread count) or in shards
+    of a few classes on its workers or Ray tasks. iso_key -> {name: value}."""
+    stats = stats if stats is not None else EngineStats()
+    on_done = on_done or (lambda: None)
+    if executor is None or executor.runs_here(len(iso_keys)):
+        with cpu_threads(None if executor is None else executor.threads):
+            out = score_classes(iso_keys, names, cfg, x, y, key, cache, device, stats,
+                                on_done=on_done, wait_for_others_s=wait_for_others_s)
+        if executor is not None:
+            executor.info = {"processes_used": 1}
+        return out
+    return _score_sharded(list(iso_keys), names, cfg, (x, y), key, cache, executor, stats,
+                          on_done)
 
 
 def _prepare_batch(x: torch.Tensor, y: torch.Tensor, device: torch.device):
@@ -193,3 +219,48 @@ def _compute(iso_key, rep, names, cfg, x, y, device, channels_last, results, cac
     results[iso_key].update(values)
     if cache is not None:
         cache.store(key, iso_key, values, dt, str(device))
+
+
+MAX_LOCAL_SHARD, MAX_RAY_SHARD = 8, 64  # classes per task: smooth progress, little lost work
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    iso_keys: list[str]
+    names: list[str]
+    cfg: ScoreConfig
+    key: str
+    cache_path: str | None  # each task stores every class there as it finishes
+
+
+def _score_sharded(todo, names, cfg, batch, key, cache, executor, stats, on_done):
+    max_size = MAX_RAY_SHARD if executor.name == "ray" else MAX_LOCAL_SHARD
+    shards = shard(todo, executor, max_size, getattr(executor, "shard_size", None))
+    path = None if cache is None else str(Path(cache.path).resolve())
+    jobs = [ShardJob(keys, list(names), cfg, key, path) for keys in shards]
+    x, y = (t.detach().cpu() for t in batch)
+    results: dict[str, dict[str, float]] = {}
+    for out, computed, seconds in executor.map_unordered(score_shard, jobs, (x, y)):
+        results.update(out)
+        stats.classes_computed += computed
+        stats.compute_seconds += seconds
+        for _ in out:
+            on_done()
+    executor.info.update({"shards": len(shards), "shard_size": len(shards[0])})
+    return results
+
+
+_CACHES: dict[str, ScoreCache] = {}  # a worker's open caches, reused across its tasks
+
+
+def score_shard(job: ShardJob, batch, device: str):
+    """One executor task: (iso_key -> values, classes computed, seconds)."""
+    cache = None
+    if job.cache_path is not None:
+        cache = _CACHES.get(job.cache_path)
+        if cache is None:
+            cache = _CACHES[job.cache_path] = ScoreCache(job.cache_path)
+    stats = EngineStats()
+    out = score_classes(job.iso_keys, job.names, job.cfg, *batch, job.key, cache,
+                        torch.device(device), stats)
+    return out, stats.classes_computed, stats.compute_seconds

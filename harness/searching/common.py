@@ -1,45 +1,48 @@
-"""What every search flow of ``python -m harness.search`` shares: the evaluation columns, the
-published rows they are compared with, the search groups (transfer / agnostic), statistics
-and JSON cleaning."""
+"""What every search flow of ``python -m harness.search`` shares: how the searches run
+(:class:`SearchOptions`), the evaluation columns, the search groups (transfer / agnostic) and
+statistics. The published rows they are compared with are :mod:`benchmarks.published`."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
+from harness.errors import UserError
 from nasi.datasets import DATASETS, get_dataset  # noqa: F401 (re-exported)
 
-from .cli import UserError
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How the searches run and where they go (what they search is the method's config)."""
+
+    out: str = "runs/search"
+    benchmark: str = "embedded"
+    device: str = "auto"
+    seeds: int = 5
+    seed_start: int = 0
+    random_baseline: bool = False
+    no_resume: bool = False
+    quiet: bool = False
+    runs_dir: str | None = None  # black-box: where each search's files go (default OUT/runs)
+    threads: int = 1
+    workers: int = 1
+    executor: str = "local"  # local | ray
+    address: str | None = None
+    exact_from: str | None = None  # nasi: a score table for the exact-gradient check
+    exact_score: str = "nasi"
+    exact_steps: str = "10,25,50,100,200"
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
 
 EVAL_COLUMNS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 COLUMN_TITLES = {"cifar10_test": "CIFAR-10 test", "cifar100_test": "CIFAR-100 test",
                  "imagenet16_test": "ImageNet16-120 test"}
-
-# [S]: Causal-Znas Table 2 quoting NASI (docs: nasi-method.md section 2.1); 1080Ti GPU seconds.
-PAPER_ROWS = (
-    {"method": "NASI (T) [S]", "cost": "30 GPU-s (1080Ti)",
-     "cifar10_test": (93.08, 0.24), "cifar100_test": (69.51, 0.59),
-     "imagenet16_test": (40.87, 0.85)},
-    {"method": "NASI (4T) [S]", "cost": "120 GPU-s (1080Ti)",
-     "cifar10_test": (93.55, 0.10), "cifar100_test": (71.20, 0.14),
-     "imagenet16_test": (44.84, 1.41)},
-)
-PAPER_SOURCE = ("[S]: secondary source, Causal-Znas Table 2 quoting NASI (also on the "
-                "PapersWithCode NATS-Bench-Topology leaderboard); whether NASI searched on "
-                "CIFAR-10 and transferred is not confirmed; search cost on one 1080Ti GPU.")
-# Other training-free searches on NB201, for the leaderboard (same table of the docs: TE-NAS
-# [S] from third-party notes on the TE-NAS paper; NASWOT [P] Mellor et al. ICML 2021 Table 2).
-ANCHOR_ROWS = (
-    {"method": "TE-NAS [S]", "cost": "1558 GPU-s",
-     "cifar10_test": (93.9, 0.47), "cifar100_test": (71.24, 0.56),
-     "imagenet16_test": (42.38, 0.46)},
-    {"method": "NASWOT (N=1000) [P]", "cost": "306 GPU-s (1080Ti)",
-     "cifar10_test": (92.96, 0.81), "cifar100_test": (69.98, 1.22),
-     "imagenet16_test": (44.44, 2.10)},
-)
-
 
 def search_groups(dataset: str, data: str, labels: str, transfer: bool, agnostic: bool,
                   data_cifar100: str = "gaussian", data_imagenet16: str = "gaussian"
@@ -88,19 +91,6 @@ def fmt(st: dict) -> str:
     if not st or st.get("mean") is None:
         return "–"
     return f"{st['mean']:.2f} ± {st['std']:.2f}"
-
-
-def jsonable(obj):
-    """Plain JSON types; non-finite floats become null."""
-    if isinstance(obj, float):
-        return None if not math.isfinite(obj) else obj
-    if isinstance(obj, dict):
-        return {k: jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item())
-    return obj
 
 
 def accuracy(truth: pd.DataFrame, index: int, col: str):

@@ -6,23 +6,24 @@ report beside the published NASI(T) / NASI(4T) rows (see ``harness.search`` for 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import search_store
-from .cli import UserError
-from .outputs import prepare_out_dir
-from .search_common import (
+from benchmarks.published import NASI_SEARCH_NOTE
+from harness.errors import UserError
+from harness.provenance import prepare_out_dir
+from harness.reporting.markdown import md_table
+from harness.searching import store as search_store
+from harness.searching.common import (
     COLUMN_TITLES,
     EVAL_COLUMNS,
-    PAPER_SOURCE,
     accuracy,
     fmt,
-    jsonable,
 )
-from .search_driver import (
+from harness.searching.driver import (
     group_results,
     groups_note,
     per_seed_table,
@@ -71,13 +72,13 @@ def load_score_table(path: str | Path, score: str) -> pd.DataFrame:
     return out
 
 
-def exact_check(args, cfg, results, truth) -> dict:
+def exact_check(opts, cfg, results, truth) -> dict:
     from nasi.search import aggregate, decode, edge_agreement, exact_gradient
 
-    tab = load_score_table(args.exact_from, args.exact_score)
+    tab = load_score_table(opts.exact_from, opts.exact_score)
     eg = exact_gradient(tab["index"].to_numpy(), tab["score"].to_numpy(), cfg.mu, cfg.nu,
                         cfg.nu_mode, cfg.nu_quantile, scale=cfg.scale)
-    steps = [s for s in parse_exact_steps(args.exact_steps) if s <= cfg.steps] or [cfg.steps]
+    steps = [s for s in parse_exact_steps(opts.exact_steps) if s <= cfg.steps] or [cfg.steps]
     rows = []
     for T in steps:
         edge, full = [], []
@@ -92,7 +93,7 @@ def exact_check(args, cfg, results, truth) -> dict:
                      "edge_agreement_std": float(np.std(edge)),
                      "arch_agreement": float(np.mean(full)), "n_seeds": len(results)})
     return {
-        "table": str(args.exact_from), "score": args.exact_score, "n_archs": eg.n,
+        "table": str(opts.exact_from), "score": opts.exact_score, "n_archs": eg.n,
         "complete": len(tab) == 15625, "mu": cfg.mu, "scale": cfg.scale, "nu_mode": cfg.nu_mode,
         "nu_used": eg.nu, "mean_reward": eg.mean_reward,
         "gradient": eg.grad.tolist(), "arch": eg.arch.string, "index": eg.arch.index,
@@ -125,49 +126,47 @@ def _record(job, res, rb, truth) -> dict:
     return rec
 
 
-def run(args, groups: list[dict], configure) -> int:
+def run(opts, groups: list[dict], configure) -> int:
     """The NASI flow; ``configure(**over)`` gives the SearchConfig of the options."""
     from benchmarks import load_benchmark
+    from harness.searching.jobs import SearchJob
     from nasi.device import resolve_device
 
-    from .search_jobs import SearchJob
-
     base = configure()
-    device = resolve_device(args.device)
-    out = prepare_out_dir(args.out)
+    device = resolve_device(opts.device)
+    out = prepare_out_dir(opts.out)
     runs_dir = prepare_out_dir(out / "runs", "runs folder")
-    truth = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
-    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    truth = load_benchmark(None if opts.benchmark == "embedded" else opts.benchmark)
+    seeds = list(range(opts.seed_start, opts.seed_start + opts.seeds))
     t_start = time.monotonic()
     jobs = [SearchJob(g["name"], configure(dataset=g["dataset"], data=g["data"],
-                                           labels=g["labels"], seed=seed), args.random_baseline)
+                                           labels=g["labels"], seed=seed), opts.random_baseline)
             for g in groups for seed in seeds]
-    if not args.quiet:
+    if not opts.quiet:
         c = jobs[0].cfg
         print(f"{len(jobs)} NASI search(es) (T={c.steps}, b={c.batch_size}, C={c.C}, N={c.N}; "
               f"groups {', '.join(g['name'] for g in groups)}; seeds {seeds[0]}..{seeds[-1]}; "
-              f"{args.workers} worker(s), executor {args.executor}) ...", flush=True)
+              f"{opts.workers} worker(s), executor {opts.executor}) ...", flush=True)
     done = run_all(
-        jobs, args, device,
+        jobs, opts, device,
         load=lambda job: search_store.load(runs_dir, job.group, job.cfg, str(device),
-                                           args.random_baseline),
+                                           opts.random_baseline),
         record=lambda job, res, rb: _record(job, res, rb, truth),
-        save=lambda job, rec, res: search_store.save(runs_dir, job.group, rec, res, jsonable))
+        save=lambda job, rec, res: search_store.save(runs_dir, job.group, rec, res))
     config = {**base.as_dict(), "method": "nasi", "seed": None, "seeds": seeds,
               "groups": [{k: g[k] for k in ("name", "dataset", "data", "labels")}
                          for g in groups],
-              "device": str(device), "threads": args.threads, "workers": args.workers,
-              "executor": args.executor, "benchmark": args.benchmark,
-              "random_baseline": args.random_baseline, "exact_from": args.exact_from}
-    summary = summary_of(config, group_results(groups, seeds, done, args.random_baseline),
+              "device": str(device), "threads": opts.threads, "workers": opts.workers,
+              "executor": opts.executor, "benchmark": opts.benchmark,
+              "random_baseline": opts.random_baseline, "exact_from": opts.exact_from}
+    summary = summary_of(config, group_results(groups, seeds, done, opts.random_baseline),
                          truth, device, time.monotonic() - t_start)
-    if args.exact_from:
+    if opts.exact_from:
         main_results = [done[(groups[0]["name"], seed)][1] for seed in seeds]
-        summary["exact"] = exact_check(args, configure(dataset=groups[0]["dataset"],
-                                                       data=groups[0]["data"],
-                                                       labels=groups[0]["labels"]),
-                                       main_results, truth)
-    publish(out, summary, render_report, args.quiet)
+        first = configure(dataset=groups[0]["dataset"], data=groups[0]["data"],
+                          labels=groups[0]["labels"])
+        summary = replace(summary, exact=exact_check(opts, first, main_results, truth))
+    publish(out, summary, render_report, opts.quiet)
     return 0
 
 
@@ -192,12 +191,11 @@ def _exact_section(ex: dict) -> list[str]:
                                           "rows present") + f"), mu={ex['mu']}, "
              f"nu={ex['nu_used']} ({ex['nu_mode']}). Its argmax architecture: "
              f"`{ex['arch']}` (index {ex['index']}): " + " / ".join(
-                 f"{COLUMN_TITLES[c]} {ex[c]}" for c in EVAL_COLUMNS) + ".", "",
-             "| T | edge agreement (mean ± std over seeds) | whole-architecture agreement |",
-             "|---|---|---|"]
-    for r in ex["agreement"]:
-        lines.append(f"| {r['T']} | {r['edge_agreement_mean']:.3f} ± "
-                     f"{r['edge_agreement_std']:.3f} | {r['arch_agreement']:.2f} |")
+                 f"{COLUMN_TITLES[c]} {ex[c]}" for c in EVAL_COLUMNS) + ".", ""]
+    rows = [[r["T"], f"{r['edge_agreement_mean']:.3f} ± {r['edge_agreement_std']:.3f}",
+             f"{r['arch_agreement']:.2f}"] for r in ex["agreement"]]
+    lines += md_table(["T", "edge agreement (mean ± std over seeds)",
+                       "whole-architecture agreement"], rows).split("\n")
     return lines + ["", ex["note"]]
 
 
@@ -218,7 +216,7 @@ def render_report(summary: dict) -> str:
     lines = report_header(summary, "NASI search on NAS-Bench-201",
                           "supernet build, T steps with fresh batches, aggregation")
     lines += [f"Setup: {_setup(summary['config'])}.", ""]
-    lines += results_table(summary, rows) + ["", PAPER_SOURCE, ""]
+    lines += results_table(summary, rows) + ["", NASI_SEARCH_NOTE, ""]
     lines += groups_note(summary) + per_seed_table(summary)
     if "exact" in summary:
         lines += _exact_section(summary["exact"])

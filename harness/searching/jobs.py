@@ -1,23 +1,24 @@
 """Where the searches of ``python -m harness.search`` run, one job per (group, seed).
 
 - in this process, one after another (``--workers 1``, the default);
-- ``--workers W``: W local worker processes (spawned; killed with the driver), each with
-  ``--threads`` torch threads: on a 2-core CPU two single-thread searches run side by side;
-- ``--executor ray [--address ADDR]``: one Ray task per job (``pip install
-  nasi-harness[ray]``), one CPU each, a quarter GPU when the cluster has GPUs and the device
-  is not forced to the CPU; failed tasks are retried.
+- ``--workers W``: W local worker processes, each with ``--threads`` torch threads: on a 2-core
+  CPU two single-thread searches run side by side;
+- ``--executor ray [--address ADDR]``: one Ray task per job, ``--threads`` CPUs each, a
+  quarter GPU when the cluster has GPUs and the device is not the CPU; failed tasks are retried.
+Both are :mod:`harness.scoring.executors`, the executors ``harness.rank`` uses.
 
 A search is seeded and runs with a fixed thread count, so every executor gives the same
 architectures and traces (tested). Jobs are yielded as they finish; the driver writes each
-seed's files at once (``harness.search_store``), so an interrupted run keeps the
+seed's files at once (:mod:`harness.searching.store`), so an interrupted run keeps the
 seeds it finished and the same command run again searches only the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
+
+from harness.scoring.executors import Executor, LocalExecutor, RayExecutor
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class SearchJob:
     checkpoint: str | None = None  # black-box: the evaluations file of this search
 
 
-def run_job(job: SearchJob, device: str, threads: int) -> tuple[SearchJob, object, dict | None]:
+def run_job(job: SearchJob, threads: int, device: str) -> tuple[SearchJob, object, dict | None]:
     """One search (and its random baseline at equal wall time): (job, result, rb)."""
     import torch
 
@@ -54,11 +55,10 @@ def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
     asked, random search with the same objective for the same wall time (fresh cache)."""
     from pathlib import Path
 
+    from harness.searching import store as search_store
     from nasi.blackbox import run_blackbox
     from nasi.objective import NetworkEvaluator, Objective
     from nasi.space import NUM_ARCHS
-
-    from . import search_store
 
     cfg, path = job.cfg, Path(job.checkpoint) if job.checkpoint else None
     objective = Objective.parse(cfg.objective)
@@ -89,58 +89,16 @@ def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
     return res, rb
 
 
-def run_jobs(jobs: Sequence[SearchJob], device: str, threads: int, workers: int = 1,
-             executor: str = "local", address: str | None = None) -> Iterator[tuple]:
-    """(job, SearchResult, random baseline or None) for every job, as they finish.
-    (``harness.search`` checks the options before any work.)"""
-    if not jobs:
-        return
-    if executor == "ray":
-        yield from _run_ray(jobs, device, threads, address)
-    elif workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            yield run_job(job, device, threads)
-    else:
-        yield from _run_pool(jobs, device, threads, workers)
+def search_executor(opts, device) -> Executor:
+    """The executor of ``opts`` (a SearchOptions): local processes or one Ray task per job."""
+    if opts.executor == "ray":
+        return RayExecutor(address=opts.address, cpus_per_task=opts.threads,
+                           device="cpu" if device.type == "cpu" else "auto")
+    return LocalExecutor(device=device, workers=opts.workers, threads=opts.threads,
+                         min_pool_jobs=2)
 
 
-def _run_pool(jobs, device, threads, workers):
-    from .local_pool import kill_pool, spawn_pool
-
-    pool = spawn_pool(min(workers, len(jobs)), threads)
-    pending = {pool.submit(run_job, job, device, threads) for job in jobs}
-    try:
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                yield fut.result()
-    except BaseException:
-        kill_pool(pool)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _run_ray(jobs, device, threads, address):
-    from .executors import import_ray, start_ray
-
-    ray = import_ray()
-    started = not ray.is_initialized()
-    if started:
-        start_ray(ray, address)
-    try:
-        gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
-        task = ray.remote(run_job).options(num_cpus=threads, num_gpus=0.25 if gpus else 0,
-                                           max_retries=3, retry_exceptions=True,
-                                           name="nasi-search")
-        pending = [task.remote(job, device if gpus or device == "cpu" else "cpu", threads)
-                   for job in jobs]
-        try:
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                yield ray.get(ready[0])
-        finally:
-            for ref in pending:
-                ray.cancel(ref)
-    finally:
-        if started:
-            ray.shutdown()
+def run_jobs(jobs: Sequence[SearchJob], executor: Executor, threads: int) -> Iterator[tuple]:
+    """(job, result, random baseline or None) for every job, as they finish."""
+    if jobs:
+        yield from executor.map_unordered(run_job, jobs, threads)

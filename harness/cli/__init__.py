@@ -7,13 +7,11 @@ import signal
 import sys
 from collections.abc import Callable
 
+from harness.errors import UserError
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM), e.g. a batch scheduler's time limit
-
-
-class UserError(Exception):
-    """A mistake in the user's input: reported as one line, exit code 2, no traceback."""
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
@@ -25,7 +23,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     candidates = {
         "benchmarks": "BenchmarkError", "nasi.datasets": "DatasetError", "nasi.space": "ArchError",
         "nasi.scores.registry": "ScoreError", "nasi.data": "DataError",
-        "harness.cache": "CacheError", "nasi.device": "DeviceError",
+        "harness.scoring.cache": "CacheError", "nasi.device": "DeviceError",
     }
     types: list[type[BaseException]] = [UserError]
     for module, name in candidates.items():

@@ -1,0 +1,198 @@
+"""The runs a report reads: a ``harness.rank`` folder (ranking.csv + summary.json), its
+ground truth completed from the embedded table, labelled and described."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.columns import ACCURACY_COLUMNS, TEST_COLUMN
+from harness.analysis import correlation as C
+from harness.errors import UserError
+from harness.summary import RunConfig, RunSummary
+from nasi.datasets import DATASETS, get_dataset
+
+DATASET_ORDER = ("cifar10", "cifar100", "ImageNet16-120")
+PRETTY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
+
+
+# accuracy columns of the embedded table (filled in when a ranking.csv lacks them)
+_EMBEDDED_ACCURACY = ("cifar10_test", "cifar10_valid", "cifar10_valid_oritest", "cifar100_test",
+                      "imagenet16_test")
+
+
+@dataclass
+class Run:
+    given: str  # the path as given on the command line
+    summary: RunSummary
+    df: pd.DataFrame
+    scores: list[str]
+    directions: dict[str, bool]
+    dataset: str
+    filled_columns: list[str] = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def config(self) -> RunConfig:
+        return self.summary.config
+
+    @property
+    def labels(self) -> str:
+        return str(self.config.labels or "true")
+
+    @property
+    def data(self) -> str:
+        return str(self.config.data or "real")
+
+    @property
+    def data_mode(self) -> str:
+        return "gaussian" if self.data == "gaussian" else "real"
+
+    @property
+    def standard(self) -> bool:
+        return self.labels == "true" and self.data_mode == "real"
+
+    @property
+    def mode_text(self) -> str:
+        data = "Gaussian data" if self.data_mode == "gaussian" else "real data"
+        if self.data_mode == "real" and self.data not in ("real", ""):
+            data = f"real data from {self.data}"
+        return f"{self.labels} labels, {data}"
+
+    @property
+    def device(self) -> str:
+        env = self.summary.environment
+        dev, name = env.get("device"), env.get("device_name")
+        if dev and name and str(name) != str(dev):
+            return f"{dev} ({name})"
+        return str(dev or name or "unknown")
+
+    @property
+    def n(self) -> int:
+        return len(self.df)
+
+    @property
+    def n_connected(self) -> int | None:
+        if "connected" not in self.df.columns:
+            return None
+        return int(C.subset_mask(self.df, "connected").sum())
+
+    def context(self) -> str:
+        """One line saying what every number of this run was computed from."""
+        c = {k: "?" if v is None else v for k, v in asdict(self.config).items()}
+        return (f"scores computed on {PRETTY.get(self.dataset, self.dataset)} ({self.mode_text}), "
+                f"batch {c['batch_size']}, seed {c['seed']}, "
+                f"loss {c['loss']}, BN {c['bn']}, init {c['init']}, "
+                f"device {self.device}; {self.n:,} archs")
+
+
+def _fill_ground_truth(df: pd.DataFrame, benchmark) -> list[str]:
+    """Add ground-truth columns missing from ranking.csv from the embedded benchmark table."""
+    if str(benchmark or "embedded") != "embedded":
+        return []
+    keys = [spec.key for spec in DATASETS.values()]
+    wanted = list(_EMBEDDED_ACCURACY) + [f"{p}_{k}" for k in keys for p in ("params", "flops")]
+    missing = [c for c in wanted if c not in df.columns]
+    if not missing:
+        return []
+    from benchmarks import load_benchmark
+
+    table = load_benchmark()
+    missing = [c for c in missing if c in table.columns]
+    if not missing:
+        return []
+    idx = pd.to_numeric(df["index"], errors="coerce")
+    if idx.isna().any() or not idx.between(0, len(table) - 1).all():
+        raise UserError("ranking.csv has an index outside 0..15624")
+    for c in missing:
+        df[c] = table[c].to_numpy()[idx.astype(int).to_numpy()]
+    return missing
+
+
+def load_run(run_dir, summary: RunSummary | None = None) -> Run:
+    """Read a ``harness.rank`` run directory: its ranking.csv, and its summary.json unless the
+    ``summary`` is handed over in memory (by the rank command that just wrote it)."""
+    path = Path(run_dir)
+    if not path.exists():
+        raise UserError(f"run directory {path} does not exist")
+    if not path.is_dir():
+        raise UserError(f"{path} is not a directory (expected a harness.rank run directory)")
+    ranking = path / "ranking.csv"
+    if not ranking.is_file():
+        raise UserError(f"{path} has no ranking.csv (expected the output of "
+                        "python -m harness.rank)")
+    summary_path = path / "summary.json"
+    if summary is None:
+        if not summary_path.is_file():
+            raise UserError(f"{path} has no summary.json (expected the output of "
+                            "python -m harness.rank)")
+        summary = RunSummary.read(summary_path)
+    try:
+        df = pd.read_csv(ranking, dtype={"arch": str, "iso_key": str})
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise UserError(f"cannot read {ranking}: {str(exc).splitlines()[0]}") from None
+    if "index" not in df.columns:
+        raise UserError(f"{ranking} has no 'index' column")
+    if "connected" in df.columns and df["connected"].dtype != bool:
+        df["connected"] = C.subset_mask(df, "connected")
+    scores = summary.config.scores
+    missing = [s for s in scores if s not in df.columns]
+    if missing:
+        raise UserError(f"{ranking} lacks the score column(s) {', '.join(missing)}")
+    directions = {}
+    for s in scores:
+        info = summary.scores.get(s)
+        hib = None if info is None else info.higher_is_better
+        directions[s] = bool(_registry_direction(s) if hib is None else hib)
+    filled = _fill_ground_truth(df, summary.config.benchmark)
+    return Run(given=str(run_dir), summary=summary, df=df, scores=list(scores),
+               directions=directions, dataset=get_dataset(summary.dataset).name,
+               filled_columns=filled)
+
+
+def _registry_direction(score: str) -> bool:
+    try:
+        from nasi.scores import get_score
+
+        return get_score(score).higher_is_better
+    except Exception:  # noqa: BLE001 - unknown score: assume higher is better
+        return True
+
+
+def label_runs(runs: list[Run]) -> None:
+    bases = []
+    for r in runs:
+        base = r.dataset
+        if r.labels != "true":
+            base += f"-{r.labels}labels"
+        if r.data_mode == "gaussian":
+            base += "-gaussian"
+        bases.append(base)
+    for i, (r, base) in enumerate(zip(runs, bases, strict=True)):
+        r.label = base if bases.count(base) == 1 else f"{base}-run{i + 1}"
+
+
+def targets_of(run: Run) -> list[str]:
+    """Accuracy columns of the run's own dataset, test column first."""
+    cols = [c for c, spec in ACCURACY_COLUMNS.items()
+            if spec.dataset == run.dataset and c in run.df.columns]
+    test = TEST_COLUMN.get(run.dataset)
+    return sorted(cols, key=lambda c: (c != test, list(ACCURACY_COLUMNS).index(c)))
+
+
+def baselines_of(run: Run) -> list[str]:
+    key = DATASETS[run.dataset].key
+    return [c for c in (f"params_{key}", f"flops_{key}")
+            if c in run.df.columns and c not in run.scores]
+
+
+def run_prefix(run: Run) -> dict:
+    return {"run": run.label, "dataset": run.dataset, "labels": run.labels,
+            "data": run.data, "batch_size": run.config.batch_size, "run_seed": run.config.seed}
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
