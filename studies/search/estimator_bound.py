@@ -1,6 +1,6 @@
 """How good can Algorithm 1 get with this reward? An unbiased estimator on exact scores.
 
-    python reports/search/estimator_bound.py reports/search/table-c8n5b32.csv.gz \
+    python -m studies.search.estimator_bound reports/search/table-c8n5b32.csv.gz \
         --steps 100,200,400,800,1600 --replicates 200
 
 Algorithm 1 takes one step from alpha = 0, so whatever its gradient estimator, the best it can
@@ -34,13 +34,13 @@ from nasi.table_search import table_nasi_reinforce
 COLUMNS = ("cifar10_test", "cifar100_test", "imagenet16_test")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("table", help="ranking CSV with columns index and the score (all 15,625)")
     p.add_argument("--score", default="nasi")
     p.add_argument("--steps", default="100,200,400,800,1600")
     p.add_argument("--replicates", type=int, default=200)
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     cfg = SearchConfig()  # the search defaults: reward, mu, nu rule, scale
     tab = pd.read_csv(args.table)

@@ -8,13 +8,11 @@ seed 42), ``reports/proxies/runs/c10_real_all_gradnorm_snip`` (grad_norm, snip; 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 from benchmarks import load_benchmark
+from studies.paths import REPORTS
 
-REPORTS = Path(__file__).resolve().parent.parent
 SOURCES = {
     "proxies/runs/c10_real_all_jacobcov_fisher_synflow/ranking.csv.gz": ("jacob_cov", "fisher",
                                                                         "synflow"),

@@ -1,6 +1,6 @@
 """Maintainer script: rebuild the embedded ground-truth table from the two public extracts.
 
-    python -m benchmarks.build_embedded NATS_CSV NB201_CSV
+    python -m studies.builders.build_embedded NATS_CSV NB201_CSV
 
 NATS_CSV: columns index, arch, cifar10_test, cifar100_test, imagenet16_test (NATS-Bench 1.8
 tss simple release, get_more_info(i, D, hp='200', is_random=False)['test-accuracy']).
@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from nasi.space import all_archs
+from studies.paths import ROOT
 
-OUT = Path(__file__).parent / "data" / "nb201_tss.csv.gz"
+OUT = ROOT / "benchmarks" / "data" / "nb201_tss.csv.gz"
 
 
 def build(nats_csv: str, nb201_csv: str, out: Path = OUT) -> pd.DataFrame:

@@ -1,12 +1,13 @@
 """How far the 1,000-architecture sample's correlation lies from the whole space's, per score.
 
-    python reports/proxies/sample_effect.py reports/proxies/runs/c10_real_all_gradnorm_snip ...
+    python -m studies.proxies.sample_effect reports/proxies/runs/c10_real_all_gradnorm_snip ...
 
 The sample runs score ``numpy.random.default_rng(42).choice(15625, 1000, replace=False)``.
-For every whole-space run given (compact ranking.csv.gz, see make_table.py) and every score in
-it, this prints Spearman rho with each dataset's published label column over all finite
-architectures and over the sample's architectures, and their difference (sample - full): the
-part of a sample run's gap to a published whole-space value that is the draw of the sample.
+For every whole-space run given (compact ranking.csv.gz, see ``studies.proxies.make_table``)
+and every score in it, this prints Spearman rho with each dataset's published label column over
+all finite architectures and over the sample's architectures, and their difference
+(sample - full): the part of a sample run's gap to a published whole-space value that is the
+draw of the sample.
 The whole-space runs use CIFAR-10 images (the only real images we have); the difference is
 printed against all three labels, because the same 1,000 architectures are used for every
 dataset.
@@ -19,10 +20,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from make_table import LABEL, read_ranking
 
 from harness.analysis.correlation import spearman_rho
 from nasi.space import sample_indices
+from studies.proxies.make_table import LABEL, read_ranking
 
 SAMPLE = sample_indices(1000, 42)
 

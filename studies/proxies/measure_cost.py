@@ -1,6 +1,6 @@
 """Per-architecture cost of each proxy on this machine, as the engine runs them.
 
-    python reports/proxies/measure_cost.py [--n 6] [--batch-size 64] [--seed 42]
+    python -m studies.proxies.measure_cost [--n 6] [--batch-size 64] [--seed 42]
         [--scores grad_norm,snip,...]
 
 Scores ``n`` connected architectures (drawn with numpy default_rng(seed) from the benchmark
@@ -27,13 +27,13 @@ DEFAULT = ("params,flops,nasi,grad_norm,snip,nasi+grad_norm+snip,grasp,fisher,sy
            "jacob_cov,naswot,ntk_trace_hnas,ntk_cond")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--scores", default=DEFAULT, help="comma list; a+b+c = one shared pass")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     archs = [a for a in (all_archs()[i] for i in rng.permutation(NUM_ARCHS)) if a.is_connected]
     archs = archs[:args.n]

@@ -1,6 +1,6 @@
 """Maintainer script: build the embedded real CIFAR-10 sample ``nasi/data/cifar10_sample.npz``.
 
-    python -m nasi.build_sample SOURCE_DIR [--out PATH]
+    python -m studies.builders.build_sample SOURCE_DIR [--out PATH]
 
 SOURCE_DIR holds two folders (see ``nasi/data/SAMPLE_SOURCE.md`` for their origins):
 
@@ -33,13 +33,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from studies.paths import ROOT
+
 # CIFAR-10 label order (batches.meta label_names).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 PER_CLASS = 50
 SOURCE_JPEG = "yoongikim-cifar10-images-jpeg"
 SOURCE_PNG = "foolbox-3.3.4-png"
-OUT = Path(__file__).parent / "data" / "cifar10_sample.npz"
+OUT = ROOT / "nasi" / "data" / "cifar10_sample.npz"
 # Mean absolute difference (0..255) below which a PNG counts as the lossless twin of a JPEG.
 # Measured: twins differ by 4.5-8.1, the nearest non-twin of the same class by more than 24.
 MAX_TWIN_DIFF = 12.0
@@ -53,33 +55,37 @@ def _read_rgb(path: Path) -> np.ndarray:
     return arr
 
 
-def build(source_dir: str | Path, out: str | Path = OUT) -> dict:
-    src = Path(source_dir)
-    jpg_root, png_root = src / "cifar10_test_jpg50", src / "foolbox_cifar10"
-    for d in (jpg_root, png_root):
-        if not d.is_dir():
-            raise SystemExit(f"{d}: missing folder, expected it under {src}")
+def _read_jpegs(jpg_root: Path) -> dict[str, np.ndarray]:
+    """The 50 JPEGs per class, in label order: images, labels, class_rank, test_index, source."""
     found = sorted(p.name for p in jpg_root.iterdir() if p.is_dir())
     if found != sorted(CIFAR10_CLASSES):
         raise SystemExit(f"{jpg_root}: class folders {found}, expected {sorted(CIFAR10_CLASSES)}")
-
-    images = np.zeros((len(CIFAR10_CLASSES) * PER_CLASS, 32, 32, 3), dtype=np.uint8)
-    labels = np.zeros(len(images), dtype=np.int64)
-    class_rank = np.zeros(len(images), dtype=np.int16)
-    test_index = np.full(len(images), -1, dtype=np.int32)
-    source = np.full(len(images), SOURCE_JPEG, dtype=f"<U{max(len(SOURCE_JPEG), len(SOURCE_PNG))}")
+    n = len(CIFAR10_CLASSES) * PER_CLASS
+    arrays = {
+        "images": np.zeros((n, 32, 32, 3), dtype=np.uint8),
+        "labels": np.zeros(n, dtype=np.int64),
+        "class_rank": np.zeros(n, dtype=np.int16),
+        "test_index": np.full(n, -1, dtype=np.int32),
+        "source": np.full(n, SOURCE_JPEG,
+                          dtype=f"<U{max(len(SOURCE_JPEG), len(SOURCE_PNG))}"),
+    }
     for label, name in enumerate(CIFAR10_CLASSES):
         for k in range(PER_CLASS):
             i = label * PER_CLASS + k
-            images[i] = _read_rgb(jpg_root / name / f"{k:04d}.jpg")
-            labels[i], class_rank[i] = label, k
+            arrays["images"][i] = _read_rgb(jpg_root / name / f"{k:04d}.jpg")
+            arrays["labels"][i], arrays["class_rank"][i] = label, k
+    return arrays
 
+
+def _use_png_twins(png_root: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Put each lossless PNG in place of its JPEG twin, after checking they are one picture."""
     pattern = re.compile(r"cifar10_(\d+)_(\d)\.png")
     pngs = sorted((int(m.group(1)), int(m.group(2)), p) for p in png_root.iterdir()
                   if (m := pattern.fullmatch(p.name)))
     if [t for t, _, _ in pngs] != list(range(len(pngs))) or not pngs:
         raise SystemExit(f"{png_root}: expected cifar10_<testidx>_<label>.png, test indices 0..n-1")
     seen = [0] * len(CIFAR10_CLASSES)
+    images = arrays["images"]
     for tidx, label, path in pngs:
         k = seen[label]
         seen[label] += 1
@@ -89,16 +95,11 @@ def build(source_dir: str | Path, out: str | Path = OUT) -> dict:
         if diff > MAX_TWIN_DIFF:
             raise SystemExit(f"{path}: differs from its JPEG twin by {diff:.2f} (mean abs), "
                              f"expected <= {MAX_TWIN_DIFF}")
-        images[i], source[i], test_index[i] = png, SOURCE_PNG, tidx
+        images[i], arrays["source"][i], arrays["test_index"][i] = png, SOURCE_PNG, tidx
 
-    arrays = {
-        "images": images,  # N x 32 x 32 x 3 uint8, RGB
-        "labels": labels,  # int64, CIFAR-10 label order
-        "source": source,  # where each image's pixels come from
-        "class_rank": class_rank,  # the image is the class_rank-th CIFAR-10 test image of its class
-        "test_index": test_index,  # CIFAR-10 test-set index where known (the PNGs), else -1
-        "class_names": np.array(CIFAR10_CLASSES),
-    }
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An npz with fixed zip timestamps: the same arrays give the same bytes."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for key, arr in arrays.items():
@@ -107,15 +108,35 @@ def build(source_dir: str | Path, out: str | Path = OUT) -> dict:
             data = io.BytesIO()
             np.lib.format.write_array(data, np.ascontiguousarray(arr), allow_pickle=False)
             zf.writestr(info, data.getvalue(), compresslevel=9)
+    return buf.getvalue()
+
+
+def build(source_dir: str | Path, out: str | Path = OUT) -> dict:
+    src = Path(source_dir)
+    jpg_root, png_root = src / "cifar10_test_jpg50", src / "foolbox_cifar10"
+    for d in (jpg_root, png_root):
+        if not d.is_dir():
+            raise SystemExit(f"{d}: missing folder, expected it under {src}")
+    read = _read_jpegs(jpg_root)
+    _use_png_twins(png_root, read)
+    arrays = {
+        "images": read["images"],  # N x 32 x 32 x 3 uint8, RGB
+        "labels": read["labels"],  # int64, CIFAR-10 label order
+        "source": read["source"],  # where each image's pixels come from
+        "class_rank": read["class_rank"],  # the class_rank-th CIFAR-10 test image of its class
+        "test_index": read["test_index"],  # CIFAR-10 test-set index where known (the PNGs), else -1
+        "class_names": np.array(CIFAR10_CLASSES),
+    }
+    payload = _npz_bytes(arrays)
     out = Path(out)
-    out.write_bytes(buf.getvalue())
+    out.write_bytes(payload)
     return {
         "out": str(out),
-        "bytes": len(buf.getvalue()),
-        "sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
-        "images": len(images),
-        "png": int((source == SOURCE_PNG).sum()),
-        "per_class": np.bincount(labels, minlength=10).tolist(),
+        "bytes": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "images": len(arrays["images"]),
+        "png": int((arrays["source"] == SOURCE_PNG).sum()),
+        "per_class": np.bincount(arrays["labels"], minlength=10).tolist(),
     }
 
 

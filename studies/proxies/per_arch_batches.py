@@ -1,6 +1,6 @@
 """Does zero-cost-nas' data protocol explain the grad_norm / snip / jacob_cov gaps?
 
-    python reports/proxies/per_arch_batches.py --n 1000 --out reports/proxies/runs/c10_perarch_aug
+    python -m studies.proxies.per_arch_batches --n 1000 --out reports/proxies/runs/c10_perarch_aug
 
 zero-cost-nas scores every architecture on a NEW mini-batch from a shuffled, augmented
 CIFAR-10 training loader (random crop 32 with 4-pixel zero padding, horizontal flip), while
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from studies.paths import PROXY_RUNS
 
 NAMES = ["grad_norm", "snip", "jacob_cov"]
 LABELS = ["cifar10_valid_oritest", "cifar10_valid", "cifar10_test"]
@@ -60,14 +62,14 @@ def score_one(index: int, names: tuple[str, ...] = tuple(NAMES)) -> dict:
     return {"index": index, **out}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--out", default="reports/proxies/runs/c10_perarch_aug")
+    p.add_argument("--out", default=str(PROXY_RUNS / "c10_perarch_aug"))
     p.add_argument("--scores", default=",".join(NAMES), help="registry names (default %(default)s)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     names = tuple(args.scores.split(","))
     import pandas as pd
 

@@ -1,13 +1,14 @@
 """Markdown table of our correlations (from harness.rank runs) next to the published ones.
 
-    python reports/proxies/make_table.py reports/proxies/runs/*
-    python reports/proxies/make_table.py --spread RUN_A RUN_B ...   # same archs, other seed/labels
+    python -m studies.proxies.make_table reports/proxies/runs/*
+    python -m studies.proxies.make_table --spread RUN_A RUN_B ...   # same archs, other seed/labels
 
 For each run folder (ranking.csv + summary.json of ``python -m harness.rank``) and each score in
 it: Spearman rho and Kendall tau-b of the raw score with the published protocol's label column
 of the run's dataset (CIFAR-10: cifar10_valid_oritest = cifar10-valid run, ori-test @200
 epochs; CIFAR-100 / ImageNet16-120: x-test @200), over the architectures with a finite score,
-a 95 % percentile-bootstrap interval of rho (1,000 resamples, seed 0), and the published value.
+a 95 % percentile-bootstrap interval of rho (1,000 resamples, seed 0), and the published value
+(``benchmarks.published.ANCHORS``).
 Published values are |rho| (zero-cost-nas notebook), so a negative rho of ours with the same
 magnitude is a sign convention, not a match: the sign is printed as it is.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.published import ANCHORS, KENDALL, SPEARMAN
 from harness.analysis.correlation import bootstrap_ci, kendall_tau_b, spearman_rho
 
 LABEL = {"cifar10": "cifar10_valid_oritest", "cifar100": "cifar100_test",
@@ -28,27 +30,37 @@ LABEL = {"cifar10": "cifar10_valid_oritest", "cifar100": "cifar100_test",
 # ZiCo's CIFAR-10 column is NATS 'cifar10' ori-test (trained on 50k): #params reproduces its
 # numbers exactly on that column (0.753 / 0.578 over all 15,625), not on cifar10-valid.
 LABEL_OVERRIDE = {("params", "cifar10"): "cifar10_test", ("flops", "cifar10"): "cifar10_test"}
-# (metric, value) per (score, dataset); sources in nasi-method.md section 4
-PUBLISHED = {
-    "grad_norm": ("SPR", {"cifar10": .594, "cifar100": .637, "ImageNet16-120": .578}),
-    "snip": ("SPR", {"cifar10": .596, "cifar100": .637, "ImageNet16-120": .578}),
-    "grasp": ("SPR", {"cifar10": .514, "cifar100": .547, "ImageNet16-120": .549}),
-    "fisher": ("SPR", {"cifar10": .360, "cifar100": .385, "ImageNet16-120": .327}),
-    "synflow": ("SPR", {"cifar10": .737, "cifar100": .763, "ImageNet16-120": .751}),
-    "jacob_cov": ("SPR", {"cifar10": .731, "cifar100": .704, "ImageNet16-120": .701}),
-    "naswot": ("KT", {"cifar10": .574, "cifar100": .611, "ImageNet16-120": .549}),
-    "params": ("SPR", {"cifar10": .75, "cifar100": .73, "ImageNet16-120": .69}),
-    "flops": ("SPR", {"cifar10": .73, "cifar100": .71, "ImageNet16-120": .67}),
-    "ntk_cond": ("KT", {"cifar100": -.42}),
+# The published number each score is compared with: (anchor proxy, metric, source prefix in
+# benchmarks.published, source as shown in the table). Published zero-cost-nas values are |rho|.
+COMPARED = {
+    **{name: (name, SPEARMAN, "Abdelfattah", "zero-cost-nas")
+       for name in ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")},
+    "naswot": ("NASWOT (own paper)", KENDALL, "NASWOT", "NASWOT Fig. 3"),
+    "params": ("#Params", SPEARMAN, "ZiCo", "ZiCo Tab. 1"),
+    "flops": ("FLOPs", SPEARMAN, "ZiCo", "ZiCo Tab. 1"),
+    "ntk_cond": ("TE-NAS (own paper)", KENDALL, "TE-NAS", "TE-NAS (dataset not named)"),
 }
-SOURCE = {"grad_norm": "zero-cost-nas", "snip": "zero-cost-nas", "grasp": "zero-cost-nas",
-          "fisher": "zero-cost-nas", "synflow": "zero-cost-nas", "jacob_cov": "zero-cost-nas",
-          "naswot": "NASWOT Fig. 3", "params": "ZiCo Tab. 1", "flops": "ZiCo Tab. 1",
-          "ntk_cond": "TE-NAS (dataset not named)"}
+METRIC_SHORT = {SPEARMAN: "SPR", KENDALL: "KT"}
+
+
+def published(score: str) -> tuple[str, dict[str, float]]:
+    """(SPR | KT, {dataset: value}) of the anchor ``score`` is compared with, or ("", {})."""
+    if score not in COMPARED:
+        return "", {}
+    proxy, metric, source, _ = COMPARED[score]
+    values = {a.dataset: a.value for a in ANCHORS
+              if a.proxy == proxy and a.metric == metric and a.source.startswith(source)
+              and score in a.scores}
+    return METRIC_SHORT[metric], values
+
+
+PUBLISHED = {name: published(name) for name in COMPARED}
+SOURCE = {name: shown for name, (_, _, _, shown) in COMPARED.items()}
 
 
 def data_cell(cfg: dict) -> str:
-    """'real' / 'gaussian', or for a path the stand-in folders of stand_in_images.py."""
+    """'real' / 'gaussian', or for a path the stand-in folders of
+    ``studies.proxies.stand_in_images``."""
     data = str(cfg["data"])
     if data in ("real", "gaussian"):
         return data

@@ -1,7 +1,7 @@
 """Where does fisher's rank correlation come from? Its sum split by layer group.
 
-    python reports/proxies/fisher_anatomy.py --n 1000 --out reports/proxies/runs/c10_fisher_anatomy
-    python reports/proxies/fisher_anatomy.py --all --out reports/proxies/runs/c10_all_fisher_anatomy
+    python -m studies.proxies.fisher_anatomy --n 1000 --out reports/proxies/runs/c10_fisher_anatomy
+    python -m studies.proxies.fisher_anatomy --all --out reports/proxies/runs/c10_all_fisher_anatomy
 
 Our fisher (nasi.scores.proxies.fisher, zero-cost-nas' definition) is a sum over every
 conv/linear layer of 0.5 * mean_n(sum_hw a * dL/da)^2 per output channel, each channel
@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+
+from studies.paths import PROXY_RUNS
 
 GROUPS = ("stem", "cell", "reduction", "classifier")
 LABELS = ["cifar10_valid_oritest", "cifar10_valid", "cifar10_test"]
@@ -113,7 +115,7 @@ VARIANTS = {
     "stem only": ["stem_w"],
     "reduction blocks only": ["reduction_w"],
 }
-ENGINE_RUN = Path(__file__).parent / "runs" / "c10_real_all_jacobcov_fisher_synflow"
+ENGINE_RUN = PROXY_RUNS / "c10_real_all_jacobcov_fisher_synflow"
 
 
 def score(args) -> pd.DataFrame:
@@ -162,7 +164,7 @@ def summarise(df: pd.DataFrame, protocol: str) -> dict:
             "median_share_of_weighted_sum": share, "spearman": rho}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1000)
@@ -174,8 +176,8 @@ def main() -> None:
                         "affine=False, conv bias = not affine)")
     p.add_argument("--summarise", action="store_true",
                    help="only rebuild OUT/summary.json from OUT/components.csv.gz")
-    p.add_argument("--out", default="reports/proxies/runs/c10_fisher_anatomy")
-    args = p.parse_args()
+    p.add_argument("--out", default=str(PROXY_RUNS / "c10_fisher_anatomy"))
+    args = p.parse_args(argv)
     out = Path(args.out)
     if args.summarise:
         if not (out / "components.csv.gz").is_file() or not (out / "summary.json").is_file():

@@ -1,6 +1,6 @@
 """Natural-image stand-ins for CIFAR-100 and ImageNet16-120 mini-batches (no such images ship).
 
-    python reports/proxies/stand_in_images.py OUT
+    python -m studies.proxies.stand_in_images OUT
 
 The zero-cost proxies were published on real training batches of each dataset. Offline we only
 have the 500 embedded CIFAR-10 test images, so the CIFAR-100 / ImageNet16-120 rows were first
@@ -50,5 +50,5 @@ def write_folders(out: Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python reports/proxies/stand_in_images.py OUT")
+        sys.exit("usage: python -m studies.proxies.stand_in_images OUT")
     write_folders(Path(sys.argv[1]))

@@ -1,8 +1,8 @@
 """Choose the search objective on half of the space, show it on the other half.
 
-    python reports/search/select_objective.py [--out reports/search/objective_selection.json]
+    python -m studies.search.select_objective [--out reports/search/objective_selection.json]
 
-No network runs: the committed whole-space CIFAR-10 score tables (``score_tables.py``).
+No network runs: the committed whole-space CIFAR-10 score tables (``studies.search.score_tables``).
 Protocol, fixed before looking at any result:
 - the space is split at random into a selection half and a held-out half
   (``nasi.space.sample_indices(7812, 2026)`` is the selection half);
@@ -22,16 +22,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score_tables import load_score_tables  # noqa: E402
-
-from nasi.space import NUM_ARCHS, sample_indices  # noqa: E402
+from nasi.space import NUM_ARCHS, sample_indices
+from studies.paths import SEARCH_REPORTS
+from studies.search.score_tables import load_score_tables
 
 SCORES = ("nasi", "grad_norm", "snip", "fisher", "synflow", "jacob_cov", "params", "flops")
 SPLIT_SEED = 2026
@@ -61,10 +59,10 @@ def stats(table, names, rows, columns) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--out", default=str(Path(__file__).with_name("objective_selection.json")))
-    args = p.parse_args()
+    p.add_argument("--out", default=str(SEARCH_REPORTS / "objective_selection.json"))
+    args = p.parse_args(argv)
     table = load_score_tables()
     sel = np.array(sorted(sample_indices(NUM_ARCHS // 2, SPLIT_SEED)))
     held = np.setdiff1d(np.arange(NUM_ARCHS), sel)

@@ -1,7 +1,7 @@
 """Whole-space Spearman of a score measured only on the 1,000 sample: a control-variate estimate.
 
-    python reports/proxies/control_variate.py --validate
-    python reports/proxies/control_variate.py --score grasp \
+    python -m studies.proxies.control_variate --validate
+    python -m studies.proxies.control_variate --score grasp \
         --sample reports/proxies/runs/c10_real_n1000_fisher_grasp \
         --control-from reports/proxies/runs/c10_real_n1000 --label cifar10_valid_oritest
 
@@ -32,12 +32,12 @@ import functools
 from pathlib import Path
 
 import numpy as np
-from make_table import read_ranking
-from sample_effect import SAMPLE, rho, sample_error
 
 from harness.analysis.correlation import spearman_rho
+from studies.paths import PROXY_RUNS
+from studies.proxies.make_table import read_ranking
+from studies.proxies.sample_effect import SAMPLE, rho, sample_error
 
-RUNS = Path(__file__).parent / "runs"
 WHOLE = {  # whole-space CIFAR-10 runs: score -> run
     "grad_norm": "c10_real_all_gradnorm_snip", "snip": "c10_real_all_gradnorm_snip",
     "jacob_cov": "c10_real_all_jacobcov_fisher_synflow",
@@ -49,7 +49,7 @@ WHOLE = {  # whole-space CIFAR-10 runs: score -> run
 @functools.cache
 def whole_run(name: str):
     """A whole-space run's table (read once per process)."""
-    return read_ranking(RUNS / name)
+    return read_ranking(PROXY_RUNS / name)
 
 
 def estimate(s, c, t, control_error: float, n_boot: int = 2000, seed: int = 0) -> dict:
@@ -93,7 +93,7 @@ def validate(control: str, labels: list[str]) -> None:
                   f"{e['sample'] - truth:+.3f} |")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--validate", action="store_true")
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--control", default="snip")
     p.add_argument("--label", nargs="+", default=["cifar10_valid_oritest", "cifar100_test",
                                                   "imagenet16_test"])
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if not args.validate and not args.sample:
         p.error("give --sample RUN ... or --validate")
     if args.validate:
