@@ -79,7 +79,11 @@ def subset_mask(df: pd.DataFrame, subset: str) -> np.ndarray:
 
 
 def available_subsets(df: pd.DataFrame) -> tuple[str, ...]:
-    return SUBSETS if "connected" in df.columns else ("all",)
+    """('all', 'connected'), or ('all',) when no row is disconnected: the 'connected' rows
+    would only repeat the 'all' ones."""
+    if "connected" not in df.columns or subset_mask(df, "connected").all():
+        return ("all",)
+    return SUBSETS
 
 
 def _nan_to_none(value):
