@@ -55,7 +55,9 @@ def _run_tables(run: Run, bootstrap, seed, baselines, workers, notes):
     scores = run.scores + base
     directions = {**run.directions, **{b: True for b in base}}
     c = C.correlation_table(run.df, scores, targets, n_boot=bootstrap, seed=seed,
-                            workers=workers)
+                            workers=workers,
+                            progress_label=f"bootstrap CIs of run {run.label} ({bootstrap} "
+                                           "resamples)")
     t = T.topk_table(run.df, scores, targets, directions=directions)
     for part in (c, t):
         for k, v in reversed(list(run_prefix(run).items())):
