@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from harness.progress import Progress, ProgressCallback, format_duration
 
 
@@ -99,3 +101,22 @@ def test_format_duration():
     assert format_duration(59.6) == "01:00"
     assert format_duration(3725) == "1:02:05"
     assert format_duration(float("inf")) == "--:--"
+
+
+def test_official_folder_read_reports_progress(tmp_path):
+    """The first read of an official folder reports (done, total) per record; a cached
+    table reads without any."""
+    import warnings
+    from pathlib import Path
+
+    pytest.importorskip("nats_bench")
+    from benchmarks.official import load_official
+
+    folder = Path(__file__).parent / "data" / "NATS-tss-v1_0-3ffb9-simple"
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fixture is a partial archive: one warning
+        load_official(folder, cache_dir=tmp_path, progress=lambda *a: calls.append(a))
+        assert calls == [(1, 3), (2, 3), (3, 3)]
+        load_official(folder, cache_dir=tmp_path, progress=lambda *a: calls.append(a))
+    assert len(calls) == 3
