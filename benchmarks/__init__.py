@@ -29,15 +29,16 @@ class BenchmarkError(Exception):
     """A benchmark source that cannot be read; the message names the path and what to do."""
 
 
-def load_benchmark(source: str | Path | None = None, *, cache_dir: str | Path | None = None
-                   ) -> pd.DataFrame:
-    """The ground-truth table of all 15,625 architectures from ``source``."""
+def load_benchmark(source: str | Path | None = None, *, cache_dir: str | Path | None = None,
+                   progress=None) -> pd.DataFrame:
+    """The ground-truth table of all 15,625 architectures from ``source``; ``progress(done,
+    total)`` follows the first read of an official folder (see :mod:`benchmarks.official`)."""
     if source is None or str(source) == EMBEDDED:
         acc = load_embedded()
     else:
         from .official import load_official  # optional dependencies live there
 
-        acc = load_official(Path(source), cache_dir=cache_dir)
+        acc = load_official(Path(source), cache_dir=cache_dir, progress=progress)
     return with_structure(acc)
 
 

@@ -50,7 +50,7 @@ import re
 import secrets
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,10 @@ from . import BenchmarkError
 from .columns import ACCURACY_COLUMNS, Column
 
 log = logging.getLogger(__name__)
+# progress(records read, records in all), called after every record; the harness passes its
+# progress line (harness.progress), else the counts go to this module's logger
+ProgressFn = Callable[[int, int], None]
+LOG_EVERY = 1000  # records between two log lines when no progress function is given
 
 # Bump when extraction changes: old cache files are then ignored.
 CACHE_VERSION = "1"
@@ -93,14 +97,16 @@ def default_cache_dir() -> Path:
     return Path(base) / "nasi-harness"
 
 
-def load_official(path: Path, cache_dir: str | Path | None = None) -> pd.DataFrame:
-    """``index`` + accuracy columns of all 15,625 architectures from an official benchmark file."""
+def load_official(path: Path, cache_dir: str | Path | None = None,
+                  progress: ProgressFn | None = None) -> pd.DataFrame:
+    """``index`` + accuracy columns of all 15,625 architectures from an official benchmark file.
+    ``progress(done, total)`` follows the first read (minutes); a cached table reads at once."""
     path = Path(path).expanduser()
     kind = _identify(path)
     cache_file = _cache_file(path, Path(cache_dir) if cache_dir else default_cache_dir())
     table = _read_cache(cache_file)
     if table is None:
-        table = extract(path, kind)
+        table = extract(path, kind, progress)
         _write_cache(table, cache_file)
     missing = int(table[list(ACCURACY_COLUMNS)].isna().all(axis=1).sum())
     if missing:
@@ -128,22 +134,32 @@ def _identify(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- extraction
-def extract(path: Path, kind: str) -> pd.DataFrame:
+def extract(path: Path, kind: str, progress: ProgressFn | None = None) -> pd.DataFrame:
     """Read every record (no cache): the table :func:`load_official` returns."""
     values = np.full((NUM_ARCHS, len(ACCURACY_COLUMNS)), np.nan)
+    # an NB201 file's record count is known only once it is loaded: expect the whole space
+    total = len(_record_files(path)) if kind == "nats" else NUM_ARCHS
     rows = _nats_rows(path) if kind == "nats" else _nb201_rows(path)
+    report = progress or _log_progress(path)
     start, count = time.perf_counter(), 0
     for index, row in rows:
         values[index] = [row[c] for c in ACCURACY_COLUMNS]
         count += 1
-        if count % 1000 == 0:
-            log.info("%s: %d records read", path, count)
+        report(count, max(total, count))
     elapsed = time.perf_counter() - start
     log.info("%s: %d records in %.1f s (%.1f ms per record)", path, count, elapsed,
              1e3 * elapsed / max(count, 1))
     table = pd.DataFrame(values, columns=list(ACCURACY_COLUMNS))
     table.insert(0, "index", np.arange(NUM_ARCHS))
     return table
+
+
+def _log_progress(path: Path) -> ProgressFn:
+    def report(done: int, total: int) -> None:
+        if done % LOG_EVERY == 0:
+            log.info("%s: %d of %d records read", path, done, total)
+
+    return report
 
 
 def _query(column: Column) -> tuple[str, str, str]:

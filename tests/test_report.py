@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +29,14 @@ def truth() -> pd.DataFrame:
 
 
 def make_run(root: Path, truth: pd.DataFrame, *, dataset="cifar10", labels="true",
-             data="real", n=300, var_noise=0.0, n_bad=0, seed=0) -> Path:
+             data="real", n=300, var_noise=0.0, n_bad=0, seed=0, n_disconnected=8) -> Path:
     """A realistic run directory: score = noisy monotone function of the dataset's test
-    accuracy on a sample of architectures (with disconnected cells scored 0)."""
+    accuracy on a sample of architectures (with ``n_disconnected`` disconnected cells scored
+    0)."""
     rng = np.random.default_rng(123)
-    disconnected = np.flatnonzero(~truth["connected"].to_numpy())[:8]
-    others = rng.choice(np.flatnonzero(truth["connected"].to_numpy()), n - 8, replace=False)
+    disconnected = np.flatnonzero(~truth["connected"].to_numpy())[:n_disconnected]
+    others = rng.choice(np.flatnonzero(truth["connected"].to_numpy()), n - n_disconnected,
+                        replace=False)
     idx = np.sort(np.r_[disconnected, others])
     df = truth.iloc[idx].reset_index(drop=True)
     acc = df[TEST_COLUMN[dataset]].rank().to_numpy() / len(df)
@@ -174,14 +178,20 @@ def test_png_bytes_are_deterministic(tmp_path, runs):
     from harness.reporting import plots as P
 
     run = R.load_run(runs[0])
+    from harness.reporting.figures import save_figure
+
+    formats = ("png", "pdf", "svg")
     for i in (1, 2):
-        P.plot_score_vs_accuracy(run.df, "nasi", "cifar10_test", tmp_path / f"s{i}.png",
-                                 context="ctx", stats_text="tau")
-        P.plot_agnostic(run.df["nasi"].to_numpy(), 2 * run.df["nasi"].to_numpy(),
-                        tmp_path / f"a{i}.png", score="nasi", ref_label="true labels",
-                        var_label="random labels", context="ctx", stats_text="r")
-    assert (tmp_path / "s1.png").read_bytes() == (tmp_path / "s2.png").read_bytes()
-    assert (tmp_path / "a1.png").read_bytes() == (tmp_path / "a2.png").read_bytes()
+        save_figure(P.plot_score_vs_accuracy(run.df, "nasi", "cifar10_test", stats_text="tau"),
+                    tmp_path / f"s{i}", formats)
+        save_figure(P.plot_agnostic(run.df["nasi"].to_numpy(), 2 * run.df["nasi"].to_numpy(),
+                                    score="nasi", ref_label="true labels",
+                                    var_label="random labels", stats_text="r"),
+                    tmp_path / f"a{i}", formats)
+    for stem in ("s", "a"):
+        for fmt in formats:
+            first = (tmp_path / f"{stem}1.{fmt}").read_bytes()
+            assert first == (tmp_path / f"{stem}2.{fmt}").read_bytes(), (stem, fmt)
 
 
 def test_write_report_single_run_as_rank_calls_it(tmp_path, truth):
@@ -239,10 +249,12 @@ def test_bad_inputs_exit_2(tmp_path, capsys, runs):
 
 
 def test_argparse_errors_exit_2(capsys, runs):
-    with pytest.raises(SystemExit) as exc:
-        report_main([str(runs[0])])  # --name missing
-    assert exc.value.code == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    for argv in ([], [str(runs[0]), "--bootstrap", "many"]):  # no RUN_DIR; not a number
+        with pytest.raises(SystemExit) as exc:
+            report_main(argv)
+        assert exc.value.code == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    assert "figure formats" in _one_line_error(capsys, [str(runs[0]), "--formats", "png,jpg"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,3 +274,70 @@ def test_anchor_mapping():
     assert comparison_column(naswot[0], {"cifar100_test"}) == "cifar100_test"
     assert all(a.confidence in ("P", "S") for a in ANCHORS)
     assert all(a.metric in ("kendall_tau", "spearman_rho", "pearson") for a in ANCHORS)
+
+
+# ---------------------------------------------------------------------------------------------
+# markdown tables, subsets, top-k edge cases
+
+
+def _cells(line: str) -> list[str]:
+    """A markdown table row split the way GitHub splits it: on pipes not escaped by '\\'."""
+    return re.split(r"(?<!\\)\|", line.strip())[1:-1]
+
+
+def test_md_table_escapes_pipes_in_arch_strings():
+    from harness.reporting.markdown import md_table
+    from harness.searching.driver import per_seed_table
+
+    arch = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
+    table = md_table(["index", "arch"], [[6111, f"`{arch}`"]]).split("\n")
+    assert [len(_cells(line)) for line in table] == [2, 2, 2]
+    assert _cells(table[2])[1].strip().replace("\\|", "|") == f"`{arch}`"
+    summary = {"groups": [{"name": "search", "runs": [
+        {"seed": 0, "arch": arch, "index": 6111, "cifar10_test": 93.0, "cifar100_test": 70.0,
+         "imagenet16_test": None, "seconds": 1.0}]}]}
+    rows = [line for line in per_seed_table(summary) if line.startswith("|")]
+    assert len({len(_cells(line)) for line in rows}) == 1 and len(_cells(rows[0])) == 8
+
+
+def test_no_connected_rows_without_disconnected_cells(tmp_path, truth, runs):
+    only_connected = make_run(tmp_path / "runs", truth, n=80, n_disconnected=0)
+    out = R.write_report([only_connected], tmp_path / "rep", "c", bootstrap=0, plots=False)
+    corr = pd.read_csv(out / "correlations.csv")
+    assert set(corr["subset"]) == {"all"}
+    assert set(pd.read_csv(out / "topk.csv")["subset"]) == {"all"}
+    md = (out / "report.md").read_text()
+    assert "| connected |" not in md
+    # a run with disconnected cells keeps both subsets
+    out = R.write_report([runs[0]], tmp_path / "rep2", "d", bootstrap=0, plots=False)
+    assert set(pd.read_csv(out / "correlations.csv")["subset"]) == {"all", "connected"}
+
+
+def test_topk_with_k_at_least_n_is_na(tmp_path, truth):
+    run = make_run(tmp_path / "runs", truth, n=60)  # top-100 >= 60 archs; top-50 < 52
+    out = R.write_report([run], tmp_path / "rep", "k", bootstrap=0, plots=False)
+    lines = (out / "report.md").read_text().split("\n")
+    head_at = next(i for i, line in enumerate(lines) if "| top-100 |" in line)
+    head = [c.strip() for c in _cells(lines[head_at])]
+    body = [[c.strip() for c in _cells(line)]
+            for line in itertools.takewhile(lambda x: x.startswith("|"), lines[head_at + 2:])]
+    assert body
+    for row in body:
+        n = int(row[head.index("n")].replace(",", ""))
+        assert row[head.index("top-100")] == "n/a"
+        assert row[head.index("top-50")] == "n/a" if n <= 50 else \
+            row[head.index("top-50")].startswith(tuple(f"{k}/50 " for k in range(51)))
+    assert not any(f"{n}/{n} " in line for line in lines for n in (52, 60))
+
+
+def test_report_default_name_and_formats(tmp_path, runs, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(runs[1]), "--bootstrap", "0", "--formats", "pdf,svg"]
+    assert run_cli(report_main, argv) == 0
+    out = tmp_path / "reports" / runs[1].name
+    assert (out / "report.md").is_file()
+    plots = sorted(p.suffix for p in (out / "plots").iterdir())
+    assert plots and set(plots) == {".pdf", ".svg"} and plots.count(".pdf") == plots.count(".svg")
+    assert all(p.read_bytes().startswith(b"%PDF") for p in (out / "plots").glob("*.pdf"))
+    md = (out / "report.md").read_text()
+    assert ".svg)" in md and "[PDF](plots/" in md

@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.progress import Progress
+
 try:  # scipy's O(n log n) discordant-pair counter (private; guarded, tested against public API)
     from scipy.stats._stats import _kendall_dis
 except ImportError:  # pragma: no cover - depends on the scipy build
@@ -79,7 +81,11 @@ def subset_mask(df: pd.DataFrame, subset: str) -> np.ndarray:
 
 
 def available_subsets(df: pd.DataFrame) -> tuple[str, ...]:
-    return SUBSETS if "connected" in df.columns else ("all",)
+    """('all', 'connected'), or ('all',) when no row is disconnected: the 'connected' rows
+    would only repeat the 'all' ones."""
+    if "connected" not in df.columns or subset_mask(df, "connected").all():
+        return ("all",)
+    return SUBSETS
 
 
 def _nan_to_none(value):
@@ -278,8 +284,8 @@ def correlation_row(s: np.ndarray, t: np.ndarray) -> dict:
 
 def correlation_table(df: pd.DataFrame, scores: Sequence[str], targets: Sequence[str], *,
                       subsets: Sequence[str] | None = None, n_boot: int = 0, seed: int = 0,
-                      confidence: float = CONFIDENCE, workers: int | None = None
-                      ) -> pd.DataFrame:
+                      confidence: float = CONFIDENCE, workers: int | None = None,
+                      progress_label: str | None = None) -> pd.DataFrame:
     """Full correlation table: one row per (score, target, subset), in that nesting order.
 
     Columns: score, target, subset, n, n_invalid, kendall_tau, spearman_rho, pearson,
@@ -287,7 +293,8 @@ def correlation_table(df: pd.DataFrame, scores: Sequence[str], targets: Sequence
     (percentile bootstrap, :func:`bootstrap_ci`, the same ``seed`` for every row, so the
     result does not depend on the order or parallelism of the computation). Rows are computed
     in ``workers`` threads (default: the CPU count, at most 4; scipy's Kendall kernel and
-    numpy release the GIL).
+    numpy release the GIL). ``progress_label``: show the bootstrap's progress line (rows done,
+    rate, ETA) under that label.
     """
     subsets = tuple(subsets) if subsets is not None else available_subsets(df)
     tasks = [(score, target, subset) for score in scores for target in targets
@@ -302,14 +309,17 @@ def correlation_table(df: pd.DataFrame, scores: Sequence[str], targets: Sequence
             ci = bootstrap_ci(s, t, n_boot=n_boot, seed=seed, confidence=confidence)
             for m in METRICS:
                 row[f"{m}_lo"], row[f"{m}_hi"] = ci[m]
+            bar.update()
         return row
 
     workers = workers or min(4, os.cpu_count() or 1)
-    if n_boot > 0 and workers > 1 and len(tasks) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            rows = list(pool.map(one, tasks))
-    else:
-        rows = [one(t) for t in tasks]
+    with Progress(len(tasks), progress_label or "bootstrap", progress_label is not None,
+                  unit="rows") as bar:
+        if n_boot > 0 and workers > 1 and len(tasks) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                rows = list(pool.map(one, tasks))
+        else:
+            rows = [one(t) for t in tasks]
     cols = ["score", "target", "subset", "n", "n_invalid", "kendall_tau", "spearman_rho",
             "pearson", "pearson_log10", "n_log10"]
     if n_boot > 0:

@@ -33,8 +33,19 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+# Set by the ``nasi-harness`` console script: usage lines then read "nasi-harness rank", not
+# "python -m harness.rank", so that they show the command the user typed.
+prog_prefix: str | None = None
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument on one line (no usage block) and exits with 2."""
+
+    def __init__(self, *args, **kwargs):
+        prog = kwargs.get("prog")
+        if prog_prefix and prog and prog.startswith("python -m harness."):
+            kwargs["prog"] = f"{prog_prefix} {prog.removeprefix('python -m harness.')}"
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         sys.stderr.write(f"{self.prog}: error: {message}\n")

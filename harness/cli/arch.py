@@ -51,6 +51,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from benchmarks import ACCURACY_COLUMNS, load_benchmark
+    from harness.progress import READING_BENCHMARK, ProgressCallback
     from nasi.datasets import DATASETS, get_dataset
     from nasi.space import parse_arch
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = load_benchmark(None if args.benchmark == "embedded" else args.benchmark)
+        table = load_benchmark(None if args.benchmark == "embedded" else args.benchmark,
+                               progress=ProgressCallback(READING_BENCHMARK, unit="records"))
     for w in caught:  # one line each, not warnings' two-line "file:line" form
         sys.stderr.write(f"warning: {w.message}\n")
 

@@ -8,6 +8,7 @@ Prints one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from harness.cli import Parser
@@ -16,7 +17,8 @@ from nasi.device import resolve_device
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="python -m harness.perf", description=__doc__)
+    p = Parser(prog="python -m harness.perf", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=100, help="sample size (default 100)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=2022, help="sample seed (default 2022)")

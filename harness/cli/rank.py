@@ -10,6 +10,7 @@ after an interruption, only computes what is missing.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from harness.cli import Parser
@@ -26,10 +27,8 @@ from nasi.space import NUM_ARCHS, SAMPLE_METHOD, parse_arch, sample_indices
 
 
 def build_parser() -> Parser:
-    scores = available_scores()
-    score_help = "; ".join(f"{n}: {s.description} [{s.cost}]" for n, s in sorted(scores.items()))
     p = Parser(prog="python -m harness.rank", description=__doc__,
-               formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--benchmark", default="embedded",
                    help="ground truth: 'embedded' (shipped table, default), a NATS-Bench tss "
                         "fast_mode folder or an NB201 .pth file")
@@ -37,7 +36,10 @@ def build_parser() -> Parser:
                    help="cifar10 | cifar100 | ImageNet16-120: network head, input size and data "
                         "(default cifar10)")
     p.add_argument("--score", default="nasi",
-                   help=f"comma-separated score names (default nasi). Available: {score_help}")
+                   help="comma-separated score names, e.g. nasi,synflow (default nasi); "
+                        "--list-scores shows them all")
+    p.add_argument("--list-scores", action="store_true",
+                   help="print one line per score (name, cost, what it computes) and exit")
     _selection_options(p)
     _score_config_options(p)
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1")
@@ -144,8 +146,20 @@ def select_indices(args) -> tuple[list[int], dict]:
     return list(range(NUM_ARCHS)), {"mode": "all", "n": NUM_ARCHS}
 
 
+def list_scores() -> str:
+    """One line per registry score: name, cost, direction and what it computes."""
+    lines = []
+    for name, s in sorted(available_scores().items()):
+        better = "higher" if s.higher_is_better else "lower"
+        lines.append(f"{name} [{s.cost}; {better} is better]: {s.description}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.list_scores:
+        print(list_scores())
+        return 0
     names = parse_score_list(args.score)
     cfg = ScoreConfig(dataset=args.dataset, batch_size=args.batch_size, labels=args.labels,
                       data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed,

@@ -55,7 +55,9 @@ def _run_tables(run: Run, bootstrap, seed, baselines, workers, notes):
     scores = run.scores + base
     directions = {**run.directions, **{b: True for b in base}}
     c = C.correlation_table(run.df, scores, targets, n_boot=bootstrap, seed=seed,
-                            workers=workers)
+                            workers=workers,
+                            progress_label=f"bootstrap CIs of run {run.label} ({bootstrap} "
+                                           "resamples)")
     t = T.topk_table(run.df, scores, targets, directions=directions)
     for part in (c, t):
         for k, v in reversed(list(run_prefix(run).items())):
@@ -81,10 +83,12 @@ def _transfer(runs: list[Run]) -> pd.DataFrame:
     ordered = sorted(runs, key=lambda r: (DATASET_ORDER.index(r.dataset), not r.standard))
     parts = []
     all_scores = list(dict.fromkeys(s for r in ordered for s in r.scores))
+    # 'connected' matrices only when some run has a disconnected row (else they repeat 'all')
+    subsets = dict.fromkeys(s for r in ordered for s in C.available_subsets(r.df))
     for score in all_scores:
-        for subset in C.SUBSETS:
+        for subset in subsets:
             rs = [(r.label, r.dataset, r.df) for r in ordered
-                  if score in r.scores and subset in C.available_subsets(r.df)]
+                  if score in r.scores and (subset == "all" or "connected" in r.df.columns)]
             parts.append(T.transfer_table(rs, score, test_cols, subsets=(subset,)))
     ref = next((r for r in ordered if r.standard), ordered[0])
     parts.append(T.accuracy_transfer(ref.df, test_cols, source=ref.label,

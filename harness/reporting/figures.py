@@ -1,18 +1,57 @@
-"""The figures of a report, drawn with :mod:`harness.reporting.plots`."""
+"""The figures of a report: drawn by :mod:`harness.reporting.plots`, saved here in the formats
+asked for (PNG, PDF, SVG), with byte-deterministic files (no timestamp or version inside)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
+from matplotlib.figure import Figure
 
 from benchmarks.columns import ACCURACY_COLUMNS, TEST_COLUMN
 from harness.analysis import correlation as C
 from harness.analysis import tables as T
+from harness.errors import UserError
 from harness.reporting import plots as P
 from harness.reporting.analyse import Analysis
 from harness.reporting.markdown import num, target_text
 from harness.reporting.runs import PRETTY, Run, safe_name, targets_of
+
+FORMATS = ("png", "pdf", "svg")
+DEFAULT_FORMATS = ("png",)
+# what each backend would stamp into the file (date, software version): left out
+_METADATA = {"png": {"Software": None},
+             "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+             "svg": {"Creator": None, "Date": None}}
+
+Figures = dict[str, list[tuple[str, list[str]]]]  # section -> [(caption, relative paths)]
+
+
+def check_formats(formats: Sequence[str] | str) -> tuple[str, ...]:
+    """('png', 'svg') from 'png,svg' or a sequence; a UserError for an unknown format."""
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    out = tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in items if f.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise UserError(f"figure formats must be among {','.join(FORMATS)}, got "
+                        f"{','.join(items) or 'none'}")
+    return out
+
+
+def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = DEFAULT_FORMATS
+                ) -> list[Path]:
+    """Write ``fig`` as ``stem.<format>`` for every format; returns the paths written."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with matplotlib.rc_context({"svg.hashsalt": "nasi-harness"}):  # stable SVG element ids
+        for fmt in check_formats(formats):
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            fig.savefig(path, dpi=P.DPI, format=fmt, metadata=_METADATA[fmt])
+            paths.append(path)
+    return paths
 
 
 def _stats_text(corr: pd.DataFrame, run: Run, score: str, target: str) -> str:
@@ -27,76 +66,78 @@ def _stats_text(corr: pd.DataFrame, run: Run, score: str, target: str) -> str:
     return "\n".join(parts)
 
 
-Figures = dict[str, list[tuple[str, str]]]  # section -> [(caption, relative path)]
+class _Writer:
+    """Saves each figure under ``out/plots`` in the formats and records its caption."""
+
+    def __init__(self, out: Path, formats: Sequence[str]):
+        self.out, self.formats, self.figs = out, check_formats(formats), {}
+
+    def add(self, section: str, fig: Figure, stem: str, caption: str) -> None:
+        paths = save_figure(fig, self.out / "plots" / stem, self.formats)
+        rels = [p.relative_to(self.out).as_posix() for p in paths]
+        self.figs.setdefault(section, []).append((caption, rels))
 
 
-def make_figures(an: Analysis, out: Path) -> Figures:
-    """Draw every figure; returns {section: [(caption, relative path)]}."""
-    figs: Figures = {}
-    _run_figures(an, out, figs)
-    _transfer_figures(an, out, figs)
-    _agnostic_figures(an, out, figs)
-    return figs
+def make_figures(an: Analysis, out: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> Figures:
+    """Draw and save every figure; returns {section: [(caption, relative paths)]}."""
+    writer = _Writer(out, formats)
+    _run_figures(an, writer)
+    _transfer_figures(an, writer)
+    _agnostic_figures(an, writer)
+    return writer.figs
 
 
-def _run_figures(an: Analysis, out: Path, figs: Figures) -> None:
+def _run_figures(an: Analysis, writer: _Writer) -> None:
     for run in an.runs:
         targets = targets_of(run)
         if not targets:
             continue
         target = targets[0]
         for score in run.scores:
-            ctx = f"{run.context()}; y: {target} [{ACCURACY_COLUMNS[target].label}]"
             stats_text = _stats_text(an.correlations, run, score, target)
             hib = run.directions[score]
-            rel = f"plots/{safe_name(run.label)}__{safe_name(score)}__vs__{target}.png"
-            P.plot_score_vs_accuracy(run.df, score, target, out / rel, context=ctx,
-                                     stats_text=stats_text, higher_is_better=hib)
-            figs.setdefault(run.label, []).append(
-                (f"{P.score_label(score)} vs {target_text(target)}; {run.context()}", rel))
-            rel = f"plots/{safe_name(run.label)}__{safe_name(score)}__rank_vs_{target}.png"
-            P.plot_rank_vs_rank(run.df, score, target, out / rel, context=ctx,
-                                stats_text=stats_text, higher_is_better=hib)
-            figs[run.label].append((f"rank by {score} vs rank by {target_text(target)}; "
-                                    f"{run.context()}", rel))
+            stem = f"{safe_name(run.label)}__{safe_name(score)}"
+            fig = P.plot_score_vs_accuracy(run.df, score, target, stats_text=stats_text,
+                                           higher_is_better=hib)
+            writer.add(run.label, fig, f"{stem}__vs__{target}",
+                       f"{P.score_label(score)} vs {target_text(target)}; {run.context()}")
+            fig = P.plot_rank_vs_rank(run.df, score, target, stats_text=stats_text,
+                                      higher_is_better=hib)
+            writer.add(run.label, fig, f"{stem}__rank_vs_{target}",
+                       f"rank by {score} vs rank by {target_text(target)}; {run.context()}")
 
 
-def _transfer_figures(an: Analysis, out: Path, figs: Figures) -> None:
+def _transfer_figures(an: Analysis, writer: _Writer) -> None:
     tr = an.transfer
     for score in dict.fromkeys(tr.loc[tr["kind"] == "score", "score"]):
         part = tr[(tr["kind"] == "score") & (tr["score"] == score)]
         mats = {f"Kendall \u03c4-b ({score})": T.transfer_matrix(part, "kendall_tau", "all"),
                 f"Spearman \u03c1 ({score})": T.transfer_matrix(part, "spearman_rho", "all")}
         first = next(iter(mats.values()))
-        rel = f"plots/transfer__{safe_name(score)}.png"
-        P.plot_transfer_heatmap(
-            mats, out / rel,
-            title=f"Transfer: {P.score_label(score)} computed on the row's run vs test accuracy "
-                  "of the column's dataset (all archs of each row's run)",
+        fig = P.plot_transfer_heatmap(
+            mats, title=f"Transfer of {P.score_label(score)} across datasets",
             row_axis="run the score was computed on (dataset[-mode])",
             col_axis="test accuracy (200 epochs; NATS-Bench test columns)",
             row_labels=list(first.index), col_labels=[_col_tick(d) for d in first.columns])
-        figs.setdefault("transfer", []).append(
-            (f"{score}: score on dataset A (rows) vs test accuracy on dataset B (columns)", rel))
+        writer.add("transfer", fig, f"transfer__{safe_name(score)}",
+                   f"{score}: score computed on the row's run (dataset A, all its archs) vs "
+                   "test accuracy on dataset B (columns)")
     acc = tr[(tr["kind"] == "accuracy") & (tr["subset"] == "all")]
     if len(acc):
         mats = {"Kendall \u03c4-b": T.transfer_matrix(acc, "kendall_tau", "all"),
                 "Spearman \u03c1": T.transfer_matrix(acc, "spearman_rho", "all")}
         first = next(iter(mats.values()))
-        rel = "plots/transfer__accuracy_reference.png"
-        src = acc["source"].iloc[0]
-        P.plot_transfer_heatmap(
-            mats, out / rel,
-            title=f"Reference: test-accuracy rankings of the datasets vs each other "
-                  f"({int(acc['n'].max()):,} archs of run {src})",
+        fig = P.plot_transfer_heatmap(
+            mats, title="Test-accuracy rankings of the datasets vs each other",
             row_axis="test accuracy of (row)", col_axis="test accuracy of (column)",
             row_labels=[_col_tick(d) for d in first.index],
             col_labels=[_col_tick(d) for d in first.columns])
-        figs.setdefault("transfer", []).append(
-            ("test-accuracy rankings of the three datasets against each other", rel))
+        writer.add("transfer", fig, "transfer__accuracy_reference",
+                   "test-accuracy rankings of the three datasets against each other "
+                   f"({int(acc['n'].max()):,} archs of run {acc['source'].iloc[0]})")
 
 
-def _agnostic_figures(an: Analysis, out: Path, figs: Figures) -> None:
+def _agnostic_figures(an: Analysis, writer: _Writer) -> None:
     for ref, var in an.pairs:
         for score in [s for s in var.scores if s in ref.scores]:
             j = ref.df[["index", score]].merge(var.df[["index", score]], on="index",
@@ -108,17 +149,12 @@ def _agnostic_figures(an: Analysis, out: Path, figs: Figures) -> None:
                           f"{num(row['pearson'])}\nPearson r (log10 scores, n = "
                           f"{int(row['n_log10']):,}) = {num(row['pearson_log10'])}, Spearman "
                           f"\u03c1 = {num(row['spearman_rho'])}")
-            rel = f"plots/agnostic__{safe_name(var.label)}__{safe_name(score)}.png"
-            c = var.config
-            P.plot_agnostic(C.as_float(j[f"{score}_ref"]), C.as_float(j[f"{score}_var"]),
-                            out / rel, score=score, ref_label=f"{ref.mode_text}",
-                            var_label=f"{var.mode_text}",
-                            context=f"{PRETTY[var.dataset]}, batch {c.batch_size}, seed "
-                                    f"{c.seed}; runs {ref.label} vs {var.label}",
-                            stats_text=stats_text)
-            figs.setdefault("agnostic", []).append(
-                (f"{score}: {ref.label} ({ref.mode_text}) vs {var.label} ({var.mode_text})",
-                 rel))
+            fig = P.plot_agnostic(C.as_float(j[f"{score}_ref"]), C.as_float(j[f"{score}_var"]),
+                                  score=score, ref_label=ref.mode_text, var_label=var.mode_text,
+                                  stats_text=stats_text)
+            writer.add("agnostic", fig, f"agnostic__{safe_name(var.label)}__{safe_name(score)}",
+                       f"{score}: {ref.label} ({ref.mode_text}) vs {var.label} "
+                       f"({var.mode_text}); {var.context()}")
 
 
 def _col_tick(dataset: str) -> str:

@@ -1,18 +1,16 @@
-"""Report figures (PNG, matplotlib Agg, dpi 150, byte-deterministic).
+"""Report figures: every function draws one :class:`matplotlib.figure.Figure` and returns it
+(saving, in PNG / PDF / SVG, is :func:`harness.reporting.figures.save_figure`).
 
-Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas (no pyplot
-global state, so they are safe in threads and never open a window) and saved with
-``metadata={"Software": None}`` so the PNG bytes embed no version or timestamp.
-
-Every title and axis label names the score, the dataset it was computed on, the accuracy
-column with its provenance (benchmark key, split, epochs) and the correlation it shows.
+Figures use the Agg canvas (no pyplot global state, so they are safe in threads and in
+notebooks and never open a window) and constrained layout (no clipped labels). Titles are one
+short line; what the numbers were computed from (dataset, batch, seed, device, precision) is
+in the report's caption. Legends sit outside the axes, below them, so they never cover data.
+Rank axes have integer ticks.
 """
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping
-from pathlib import Path
 
 import matplotlib
 
@@ -23,10 +21,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from benchmarks.columns import ACCURACY_COLUMNS  # noqa: E402
 
 DPI = 150
+LEGEND_FONT = 7
 HEXBIN_MIN_POINTS = 1500  # below this, plain scatter with alpha
 PRETTY_DATASET = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
                   "ImageNet16-120": "ImageNet16-120"}
@@ -90,21 +90,21 @@ def use_log_axis(values) -> bool:
     return pos.max() / pos.min() >= 100.0
 
 
-def _wrap(text: str, width: int = 105) -> str:
-    return "\n".join(textwrap.fill(line, width) for line in str(text).split("\n"))
-
-
-def _new(figsize=(7.2, 5.6), layout=None) -> Figure:
-    fig = Figure(figsize=figsize, dpi=DPI, layout=layout)
+def _new(figsize=(7.2, 5.6)) -> Figure:
+    fig = Figure(figsize=figsize, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png", metadata={"Software": None})
-    return path
+def _legend_below(fig: Figure, handles: list) -> None:
+    """The legend outside the axes, under them: it can never hide a point."""
+    fig.legend(handles=handles, loc="outside lower center", fontsize=LEGEND_FONT, ncols=1,
+               frameon=False)
+
+
+def _integer_ticks(ax) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _fmt(v) -> str:
@@ -122,48 +122,28 @@ def _density(ax, x, y, *, xlog=False, label=None, color="tab:blue"):
     return None
 
 
-def plot_score_vs_accuracy(df: pd.DataFrame, score: str, target: str, path, *,
-                           context: str, stats_text: str, higher_is_better: bool = True
-                           ) -> Path:
+def plot_score_vs_accuracy(df: pd.DataFrame, score: str, target: str, *, stats_text: str,
+                           higher_is_better: bool = True) -> Figure:
     """Score (x, log scale when sensible) vs accuracy (y); disconnected cells marked red.
-
-    ``context`` (one line: score dataset, batch, seed, label/data mode, archs) and
-    ``stats_text`` (tau/rho) go into the title and the legend.
-    """
+    ``stats_text`` (tau/rho, one line per subset) goes into the legend."""
     s = pd.to_numeric(df[score], errors="coerce").to_numpy(float)
     a = pd.to_numeric(df[target], errors="coerce").to_numpy(float)
     conn = (df["connected"].to_numpy(bool) if "connected" in df.columns
             else np.ones(len(df), bool))
     ok = np.isfinite(s) & np.isfinite(a)
     log = use_log_axis(s[ok])
-    fig = _new()
+    fig = _new((7.2, 6.4))
     ax = fig.add_subplot(1, 1, 1)
-    handles = []
     plottable = ok & ((s > 0) if log else True)
     main = plottable & conn
     what = "connected cells" if "connected" in df.columns else "architectures"
-    h = _density(ax, s[main], a[main], xlog=log, label=f"{what} (n = {main.sum():,})")
-    if h is not None:
-        handles.append(h)
-    else:
-        handles.append(Line2D([], [], marker="o", color="tab:blue", alpha=0.6, linestyle="none",
-                              label=f"{what} (n = {main.sum():,})"))
-    floor = None
-    if log:
-        pos = s[plottable]
-        floor = pos.min() / 3.0 if pos.size else 1e-3
-    disc = ok & ~conn
-    if disc.any():
-        xs = np.where(s[disc] > 0, s[disc], floor) if log else s[disc]
-        ax.scatter(xs, a[disc], marker="x", s=16, color="tab:red", linewidths=0.8)
-        note = " (score <= 0 drawn at the left edge)" if log and (s[disc] <= 0).any() else ""
-        handles.append(Line2D([], [], marker="x", color="tab:red", linestyle="none",
-                              label=f"disconnected cells (n = {disc.sum():,}){note}"))
-    nonpos = ok & conn & ~plottable
-    if nonpos.any():
-        ax.scatter(np.full(nonpos.sum(), floor), a[nonpos], marker="|", s=30, color="0.4")
-        handles.append(Line2D([], [], marker="|", color="0.4", linestyle="none",
-                              label=f"connected, score <= 0 (n = {nonpos.sum():,}), at left edge"))
+    label = f"{what} (n = {main.sum():,})"
+    h = _density(ax, s[main], a[main], xlog=log, label=label)
+    handles = [h or Line2D([], [], marker="o", color="tab:blue", alpha=0.6, linestyle="none",
+                           label=label)]
+    pos = s[plottable]
+    floor = (pos.min() / 3.0 if pos.size else 1e-3) if log else None
+    handles += _edge_points(ax, s, a, ok & ~conn, ok & conn & ~plottable, floor)
     if log:
         ax.set_xscale("log")
     n_bad = int((~np.isfinite(s)).sum())
@@ -171,19 +151,35 @@ def plot_score_vs_accuracy(df: pd.DataFrame, score: str, target: str, path, *,
         handles.append(Line2D([], [], linestyle="none",
                               label=f"not shown: {n_bad:,} NaN/inf scores"))
     handles.append(Line2D([], [], linestyle="none", label=stats_text))
-    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+    _legend_below(fig, handles)
     direction = "higher is better" if higher_is_better else "lower is better"
     ax.set_xlabel(f"{score_label(score)} ({'log' if log else 'linear'} scale; {direction})")
     ax.set_ylabel(accuracy_axis(target))
-    ax.set_title(_wrap(f"{score_label(score)} vs {column_title(target)}\n{context}"),
-                 fontsize=8)
+    ax.set_title(f"{score_label(score)} vs {column_title(target)}", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.87)
-    return save(fig, path)
+    return fig
 
 
-def plot_rank_vs_rank(df: pd.DataFrame, score: str, target: str, path, *, context: str,
-                      stats_text: str, higher_is_better: bool = True) -> Path:
+def _edge_points(ax, s, a, disc, nonpos, floor) -> list:
+    """Disconnected cells (red x) and connected cells with a score <= 0 on a log axis (at
+    the left edge, ``floor``); returns their legend handles."""
+    handles = []
+    if disc.any():
+        xs = np.where(s[disc] > 0, s[disc], floor) if floor is not None else s[disc]
+        ax.scatter(xs, a[disc], marker="x", s=16, color="tab:red", linewidths=0.8)
+        note = " (score <= 0 drawn at the left edge)" \
+            if floor is not None and (s[disc] <= 0).any() else ""
+        handles.append(Line2D([], [], marker="x", color="tab:red", linestyle="none",
+                              label=f"disconnected cells (n = {disc.sum():,}){note}"))
+    if nonpos.any():
+        ax.scatter(np.full(nonpos.sum(), floor), a[nonpos], marker="|", s=30, color="0.4")
+        handles.append(Line2D([], [], marker="|", color="0.4", linestyle="none",
+                              label=f"connected, score <= 0 (n = {nonpos.sum():,}), at left edge"))
+    return handles
+
+
+def plot_rank_vs_rank(df: pd.DataFrame, score: str, target: str, *, stats_text: str,
+                      higher_is_better: bool = True) -> Figure:
     """Rank by score (1 = best in the score's direction) vs rank by accuracy (1 = best)."""
     s = pd.to_numeric(df[score], errors="coerce").to_numpy(float)
     a = pd.to_numeric(df[target], errors="coerce").to_numpy(float)
@@ -193,22 +189,20 @@ def plot_rank_vs_rank(df: pd.DataFrame, score: str, target: str, path, *, contex
 
     rs = rankdata(-s if higher_is_better else s, method="average")
     ra = rankdata(-a, method="average")
-    fig = _new((6.4, 5.8))
+    fig = _new((6.4, 6.4))
     ax = fig.add_subplot(1, 1, 1)
     _density(ax, rs, ra)
     n = s.size
     ax.plot([1, n], [1, n], color="0.3", linewidth=0.8, linestyle="--")
-    ax.legend(handles=[Line2D([], [], color="0.3", linestyle="--", label="perfect agreement"),
-                       Line2D([], [], linestyle="none", label=stats_text)],
-              loc="upper left", fontsize=7, framealpha=0.9)
+    _legend_below(fig, [Line2D([], [], color="0.3", linestyle="--", label="perfect agreement"),
+                        Line2D([], [], linestyle="none", label=stats_text)])
     ax.set_xlabel(f"rank by {score_label(score)} (1 = best; ties: average rank)")
     ax.set_ylabel(f"rank by {column_title(target)} (1 = best)\n[{column_provenance(target)}]")
-    ax.set_title(_wrap(f"Rank vs rank: {score_label(score)} vs {column_title(target)}\n"
-                       f"{context}", 95), fontsize=8)
+    ax.set_title(f"Rank vs rank: {score_label(score)}", fontsize=9)
     ax.set_xlim(0, n + 1)
     ax.set_ylim(0, n + 1)
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.87)
-    return save(fig, path)
+    _integer_ticks(ax)
+    return fig
 
 
 def _heat(ax, m: pd.DataFrame, title: str, row_labels, col_labels, show_rows=True):
@@ -227,16 +221,16 @@ def _heat(ax, m: pd.DataFrame, title: str, row_labels, col_labels, show_rows=Tru
     return im
 
 
-def plot_transfer_heatmap(matrices: Mapping[str, pd.DataFrame], path, *, title: str,
+def plot_transfer_heatmap(matrices: Mapping[str, pd.DataFrame], *, title: str,
                           row_axis: str, col_axis: str, row_labels=None, col_labels=None
-                          ) -> Path:
+                          ) -> Figure:
     """One heatmap panel per metric (e.g. {'Kendall tau-b': m, 'Spearman rho': m}); the
     value is written in every cell (n/a = not computable)."""
     k = len(matrices)
     first = next(iter(matrices.values()))
     rows = row_labels or [str(r) for r in first.index]
     cols = col_labels or [str(c) for c in first.columns]
-    fig = _new((3.6 * k + 2.4, 1.8 + 0.6 * max(3, len(rows))), layout="constrained")
+    fig = _new((3.6 * k + 2.4, 1.8 + 0.6 * max(3, len(rows))))
     im = None
     for i, (name, m) in enumerate(matrices.items()):
         ax = fig.add_subplot(1, k, i + 1)
@@ -245,18 +239,18 @@ def plot_transfer_heatmap(matrices: Mapping[str, pd.DataFrame], path, *, title: 
         if i == 0:
             ax.set_ylabel(row_axis, fontsize=8)
     fig.colorbar(im, ax=fig.axes, shrink=0.8, label="correlation")
-    fig.suptitle(_wrap(title, 110), fontsize=9)
-    return save(fig, path)
+    fig.suptitle(title, fontsize=9)
+    return fig
 
 
-def plot_agnostic(ref: np.ndarray, var: np.ndarray, path, *, score: str, ref_label: str,
-                  var_label: str, context: str, stats_text: str) -> Path:
+def plot_agnostic(ref: np.ndarray, var: np.ndarray, *, score: str, ref_label: str,
+                  var_label: str, stats_text: str) -> Figure:
     """Score with true labels / real data (x) vs the variant (y), log-log, with y = x."""
     ref, var = np.asarray(ref, float), np.asarray(var, float)
     ok = np.isfinite(ref) & np.isfinite(var) & (ref > 0) & (var > 0)
     dropped = int(ref.size - ok.sum())
     x, y = ref[ok], var[ok]
-    fig = _new((6.4, 5.8))
+    fig = _new((6.4, 6.4))
     ax = fig.add_subplot(1, 1, 1)
     if x.size >= HEXBIN_MIN_POINTS:
         hb = ax.hexbin(x, y, gridsize=70, mincnt=1, bins="log", cmap="viridis",
@@ -273,13 +267,11 @@ def plot_agnostic(ref: np.ndarray, var: np.ndarray, path, *, score: str, ref_lab
                Line2D([], [], linestyle="none", label=stats_text)]
     if dropped:
         handles.append(Line2D([], [], linestyle="none",
-                              label=f"not shown: {dropped:,} archs with a score <= 0 or\n"
+                              label=f"not shown: {dropped:,} archs with a score <= 0 or "
                                     "NaN/inf in a run (e.g. disconnected cells)"))
-    ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
+    _legend_below(fig, handles)
     ax.set_xlabel(f"{score_label(score)}, {ref_label} (log scale)")
     ax.set_ylabel(f"{score_label(score)}, {var_label} (log scale)")
-    ax.set_title(_wrap(f"{score_label(score)}: {ref_label} vs {var_label}\n{context}", 95),
-                 fontsize=8)
+    ax.set_title(f"{score_label(score)}: {ref_label} vs {var_label}", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.87)
-    return save(fig, path)
+    return fig

@@ -9,7 +9,7 @@ Writes into DIR (default ``reports/NAME``):
   benchmark provenance label: dataset key, split, epochs, release), run (dataset, batch, seed,
   label/data mode, device) and number of architectures.
 - ``correlations.csv``, ``topk.csv``, ``transfer.csv``, ``agnostic.csv``, ``anchors.csv``
-  (those that apply) and ``plots/*.png``.
+  (those that apply) and ``plots/*.png`` (``formats``: PNG, PDF and/or SVG).
 - ``summary.json``: every input run's config/environment/wall time, software versions, git
   commit, analysis settings (bootstrap resamples and seed) and all results.
 
@@ -19,7 +19,8 @@ and/or Gaussian data is paired with the first true-label, real-data run of the s
 the agnostic section (joined on benchmark index).
 
 Reproducibility: regenerating from the same inputs gives byte-identical CSV, JSON and PNG
-files, except the single ``generated_at`` field of summary.json (repeated once in report.md).
+files, except the single ``generated_at`` field of summary.json (repeated once in report.md);
+the PDF and SVG figures are byte-identical too.
 Cost: ``docs/notes/report-cost.md``.
 """
 
@@ -36,7 +37,7 @@ from harness.analysis import tables as T
 from harness.errors import UserError
 from harness.provenance import json_clean, prepare_out_dir, software, write_atomic
 from harness.reporting.analyse import analyse
-from harness.reporting.figures import make_figures
+from harness.reporting.figures import DEFAULT_FORMATS, FORMATS, check_formats, make_figures
 from harness.reporting.runs import Run, label_runs, load_run
 from harness.reporting.sections import report_markdown
 from harness.summary import RunSummary
@@ -44,6 +45,7 @@ from harness.summary import RunSummary
 REPORT_KIND = "nasi-harness.report"
 FORMAT_VERSION = 1
 _CSV_FLOAT = "%.6g"
+_FIGURE_SUFFIXES = tuple(f".{f}" for f in FORMATS)
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -61,7 +63,7 @@ def _prepare_out(out: Path) -> None:
         if isinstance(prev, dict) and prev.get("kind") == REPORT_KIND:
             for rel in prev.get("files") or []:
                 p = out / str(rel)
-                if str(rel).startswith("plots/") and str(rel).endswith(".png") \
+                if str(rel).startswith("plots/") and str(rel).endswith(_FIGURE_SUFFIXES) \
                         and ".." not in Path(str(rel)).parts and p.is_file():
                     p.unlink()
 
@@ -74,7 +76,8 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
                  bootstrap: int = C.DEFAULT_BOOTSTRAP, seed: int = 0, plots: bool = True,
                  baselines: bool = True, workers: int | None = None,
                  generated_at: str | None = None,
-                 summaries: list[RunSummary | None] | None = None) -> Path:
+                 summaries: list[RunSummary | None] | None = None,
+                 formats=DEFAULT_FORMATS) -> Path:
     """Analyse ``run_dirs`` (one path or a list) and write the report into ``out_dir``.
 
     ``out_dir`` defaults to ``reports/<name>``; ``name`` defaults to the first run directory's
@@ -82,11 +85,13 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
     numpy Generator seed; ``baselines``: add the benchmark's params/flops columns of the run's
     dataset as reference scores; ``generated_at``: the one timestamp written (default now,
     UTC); ``summaries``: the runs' summaries when the caller holds them (else each run's
-    summary.json is read). Returns the report directory. Bad input raises
+    summary.json is read); ``formats``: figure formats, any of png, pdf, svg (a sequence or
+    'png,pdf'). Returns the report directory. Bad input raises
     :class:`harness.errors.UserError`.
     """
     run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
     name = _check_inputs(run_dirs, name, bootstrap)
+    formats = check_formats(formats)
     runs = [load_run(d, s) for d, s in zip(run_dirs, summaries or [None] * len(run_dirs),
                                            strict=True)]
     label_runs(runs)
@@ -94,7 +99,7 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
     _prepare_out(out)
 
     an = analyse(runs, bootstrap=bootstrap, seed=seed, baselines=baselines, workers=workers)
-    figs = make_figures(an, out) if plots else {}
+    figs = make_figures(an, out, formats) if plots else {}
     settings = _settings(bootstrap, seed, baselines)
     versions = software()
     generated_at = generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -103,7 +108,7 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
               "anchors.csv": an.anchors}
     try:
         files = _write_tables(out, tables)
-        files += [rel for entries in figs.values() for _, rel in entries]
+        files += [rel for entries in figs.values() for _, rels in entries for rel in rels]
         files += ["report.md", "summary.json"]
         write_atomic(out / "report.md", report_markdown(name, an, figs, settings, versions,
                                                          generated_at))

@@ -86,7 +86,7 @@ class Run:
         return (f"scores computed on {PRETTY.get(self.dataset, self.dataset)} ({self.mode_text}), "
                 f"batch {c['batch_size']}, seed {c['seed']}, "
                 f"loss {c['loss']}, BN {c['bn']}, init {c['init']}, "
-                f"device {self.device}; {self.n:,} archs")
+                f"device {self.device}, float32; {self.n:,} archs")
 
 
 def _fill_ground_truth(df: pd.DataFrame, benchmark) -> list[str]:

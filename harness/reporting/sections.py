@@ -34,8 +34,9 @@ def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dic
            if b["resamples"] else "No bootstrap intervals (--bootstrap 0). ")
         + "`n` = architectures used; `invalid` = NaN/inf scores, excluded. Subsets: `all` "
         "architectures of the run, or `connected` cells only (the 341 NB201 cells without an "
-        "input-to-output path compute a constant function). Size baselines (`params_<ds>`, "
-        "`flops_<ds>`) are the benchmark's closed-form columns, not scores of the run. Top-k: "
+        "input-to-output path compute a constant function; left out when a run has none). "
+        "Size baselines (`params_<ds>`, `flops_<ds>`) are the benchmark's closed-form "
+        "columns, not scores of the run. Top-k: "
         f"k in {settings['topk']} ('1%' = round(n/100)); ties in the score are broken by "
         "ascending benchmark index (column `ties broken` counts the tied rows left out).\n")
 
@@ -114,8 +115,19 @@ def _run_section(L, run: Run, an: Analysis, figs) -> None:
     _topk_table(L, an.topk[an.topk["run"] == run.label])
     if figs.get(run.label):
         add("### Figures\n")
-        for caption, rel in figs[run.label]:
-            add(f"![{caption}]({rel})\n\n*{caption}*\n")
+        for caption, rels in figs[run.label]:
+            add(figure_markdown(caption, rels))
+
+
+def figure_markdown(caption: str, rels: list[str]) -> str:
+    """The figure shown inline (PNG, else SVG; a PDF only linked), its caption and links to
+    its other formats."""
+    shown = next((r for r in rels if not r.endswith(".pdf")), None)
+    others = [r for r in rels if r != shown]
+    links = (" (" + ", ".join(f"[{r.rsplit('.', 1)[-1].upper()}]({r})" for r in others) + ")"
+             if others else "")
+    image = f"![{caption}]({shown})\n\n" if shown else ""
+    return f"{image}*{caption}*{links}\n"
 
 
 def _topk_table(L, tk: pd.DataFrame) -> None:
@@ -124,7 +136,8 @@ def _topk_table(L, tk: pd.DataFrame) -> None:
     add("Each cell: `overlap/k [random]; best; mean`: how many of the top-k architectures by "
         "score are among the top-k by the target column, [the overlap a random ranking would "
         "give on average, k^2/n]; best and mean target accuracy (%) among the top-k by score. "
-        "`ties` = rows tied with the k-th score left out by the index tie-break.\n")
+        "`ties` = rows tied with the k-th score left out by the index tie-break; `n/a` where "
+        "k >= n (the top-k would be every architecture).\n")
     ks = list(dict.fromkeys(tk["k"]))
     rows = []
     for (score, target, subset), g in tk.groupby(["score", "target", "subset"], sort=False):
@@ -133,7 +146,8 @@ def _topk_table(L, tk: pd.DataFrame) -> None:
         cells = []
         for k in ks:
             r = g.loc[k] if k in g.index else None
-            if r is None or not r["k_value"]:
+            # k >= n selects every architecture: the overlap n/n says nothing
+            if r is None or not r["k_value"] or int(r["k_value"]) >= int(r["n"]):
                 cells.append("n/a")
                 continue
             kv = int(r["k_value"])
@@ -187,8 +201,8 @@ def _transfer_section(L, an: Analysis, figs) -> None:
                     for s in kt.index]
             add(md_table(["accuracy of"] + [f"{PRETTY[d]} test" for d in kt.columns], rows)
                 + "\n")
-    for caption, rel in figs.get("transfer", []):
-        add(f"![{caption}]({rel})\n\n*{caption}*\n")
+    for caption, rels in figs.get("transfer", []):
+        add(figure_markdown(caption, rels))
 
 
 def _agnostic_section(L, an: Analysis, figs) -> None:
@@ -220,5 +234,5 @@ def _agnostic_section(L, an: Analysis, figs) -> None:
                       [[f"`{r['run']}`", f"`{r['score']}`", r["anchor"], r["published"],
                         num(r["ours"]), r["source"], r["confidence"], r["notes"]]
                        for r in anc.to_dict(orient="records")]) + "\n")
-    for caption, rel in figs.get("agnostic", []):
-        add(f"![{caption}]({rel})\n\n*{caption}*\n")
+    for caption, rels in figs.get("agnostic", []):
+        add(figure_markdown(caption, rels))

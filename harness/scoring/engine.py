@@ -76,7 +76,8 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
     stats.classes_total = len(wanted)
     stats.classes_cached = len(wanted) - len(todo)
 
-    bar = Progress(len(todo), f"scoring {cfg.dataset} ({','.join(net_names)})", progress)
+    bar = Progress(len(todo), f"scoring {cfg.dataset} ({','.join(net_names)})", progress,
+                   unit="nets")
     try:
         computed = compute_classes(todo, net_names, cfg, *batch, key, cache, device, executor,
                                    stats, bar.update, wait_for_others_s)

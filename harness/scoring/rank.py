@@ -18,6 +18,7 @@ import pandas as pd
 from benchmarks import ACCURACY_COLUMNS, load_benchmark
 from harness.analysis.correlation import basic_correlations
 from harness.errors import UserError
+from harness.progress import READING_BENCHMARK, ProgressCallback
 from harness.provenance import environment
 from harness.scoring.cache import CacheError, ScoreCache
 from harness.scoring.engine import EngineStats, score_archs
@@ -65,7 +66,9 @@ def rank(request: RankRequest, device, executor) -> Ranking:
     t_start = time.monotonic()
     cfg, names = request.config, list(request.scores)
     indices = list(range(NUM_ARCHS)) if request.indices is None else list(request.indices)
-    table = load_benchmark(None if request.benchmark == "embedded" else request.benchmark)
+    table = load_benchmark(None if request.benchmark == "embedded" else request.benchmark,
+                           progress=ProgressCallback(READING_BENCHMARK, request.progress,
+                                                     unit="records"))
     x, y, data_info = load_batch_with_info(cfg.dataset, cfg.data, cfg.batch_size, cfg.seed,
                                            cfg.labels)
     fingerprint = batch_fingerprint(x, y)

@@ -44,6 +44,7 @@ def _record(job, res, rb, truth) -> dict:
 def run(opts, groups: list[dict], configure) -> int:
     """The black-box flow; ``configure(**over)`` gives the BlackBoxConfig of the options."""
     from benchmarks import load_benchmark
+    from harness.progress import READING_BENCHMARK, ProgressCallback
     from harness.searching.jobs import SearchJob
     from nasi.device import resolve_device
 
@@ -51,7 +52,9 @@ def run(opts, groups: list[dict], configure) -> int:
     device = resolve_device(opts.device)
     out = prepare_out_dir(opts.out)
     runs_dir = prepare_out_dir(opts.runs_dir or out / "runs", "runs folder")
-    truth = load_benchmark(None if opts.benchmark == "embedded" else opts.benchmark)
+    truth = load_benchmark(None if opts.benchmark == "embedded" else opts.benchmark,
+                           progress=ProgressCallback(READING_BENCHMARK, not opts.quiet,
+                                                     unit="records"))
     seeds = list(range(opts.seed_start, opts.seed_start + opts.seeds))
     t_start = time.monotonic()
     jobs = []

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks.published import NASI_SEARCH_NOTE, SEARCH_RESULTS
+from harness.progress import Progress
 from harness.provenance import json_clean, write_atomic
 from harness.reporting.markdown import md_table
 from harness.searching.common import (
@@ -35,8 +36,6 @@ def run_all(jobs: Sequence, opts, device, *, load: Callable, record: Callable,
     """{(group, seed): (record, result)}: stored searches reused (``load(job)`` -> (result,
     baseline) or None), the others run and saved (``save(job, record, result)``) one by one
     as they finish, so an interrupted command loses no finished seed."""
-    from harness.searching.jobs import run_jobs, search_executor
-
     done: Done = {}
     todo = []
     for job in jobs:
@@ -47,13 +46,34 @@ def run_all(jobs: Sequence, opts, device, *, load: Callable, record: Callable,
         rec = record(job, *stored)
         done[(job.group, job.cfg.seed)] = (rec, stored[0])
         print_seed(opts, rec, "stored, not rerun")
-    with search_executor(opts, device) as executor:
+    _run_todo(todo, opts, device, done, record, save)
+    return done
+
+
+def _run_todo(todo: Sequence, opts, device, done: Done, record: Callable,
+              save: Callable) -> None:
+    """Run the searches not stored, with one progress line over steps x seeds."""
+    from harness.searching.jobs import job_size, run_jobs, search_executor, steps_reported_to
+
+    sizes = [job_size(job) for job in todo]
+    unit = sizes[0][1] if sizes else ""
+    bar = Progress(sum(n for n, _ in sizes), f"search ({len(todo)} seed(s) x "
+                   f"{sizes[0][0] if sizes else 0} {unit})", not opts.quiet, unit=unit)
+    live = [0]  # units reported by the search running in this process
+
+    def step() -> None:
+        live[0] += 1
+        bar.update()
+
+    with bar, steps_reported_to(step), search_executor(opts, device) as executor:
         for job, res, rb in run_jobs(todo, executor, opts.threads):
+            bar.update(max(0, job_size(job)[0] - live[0]))  # the rest of this search
+            live[0] = 0
             rec = record(job, res, rb)
             done[(job.group, job.cfg.seed)] = (rec, res)
             save(job, rec, res)
+            bar.end_line()
             print_seed(opts, rec, f"{rec['seconds']:.1f} s")
-    return done
 
 
 def group_results(groups: Sequence[dict], seeds: Sequence[int], done: Done,

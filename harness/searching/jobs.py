@@ -15,7 +15,8 @@ seeds it finished and the same command run again searches only the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from harness.scoring.executors import Executor, LocalExecutor, RayExecutor
@@ -27,6 +28,33 @@ class SearchJob:
     cfg: object  # nasi.search.SearchConfig or nasi.blackbox.BlackBoxConfig
     random_baseline: bool
     checkpoint: str | None = None  # black-box: the evaluations file of this search
+
+
+# Called after every NASI step / network scored by a search running in this process (one
+# worker): the driver's progress line moves within a search. Worker processes and Ray tasks
+# do not share it; their searches count when they finish.
+_step_hook: Callable[[], None] | None = None
+
+
+@contextmanager
+def steps_reported_to(hook: Callable[[], None]):
+    global _step_hook
+    previous, _step_hook = _step_hook, hook
+    try:
+        yield
+    finally:
+        _step_hook = previous
+
+
+def job_size(job: SearchJob) -> tuple[int, str]:
+    """(units of work, unit name): NASI steps or networks to score (the black-box budget)."""
+    steps = getattr(job.cfg, "steps", None)
+    return (int(steps), "steps") if steps is not None else (int(job.cfg.evals), "nets")
+
+
+def _step(*_) -> None:
+    if _step_hook is not None:
+        _step_hook()
 
 
 def run_job(job: SearchJob, threads: int, device: str) -> tuple[SearchJob, object, dict | None]:
@@ -42,7 +70,7 @@ def run_job(job: SearchJob, threads: int, device: str) -> tuple[SearchJob, objec
         torch.set_num_threads(threads)
     if isinstance(job.cfg, BlackBoxConfig):
         return job, *run_blackbox_job(job, dev)
-    res = run_search(job.cfg, dev)
+    res = run_search(job.cfg, dev, progress=_step)
     rb = random_search_baseline(job.cfg, res.seconds, dev) if job.random_baseline else None
     return job, res, rb
 
@@ -68,6 +96,8 @@ def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
 
     def evaluate(index: int):
         ev = evaluator(index)
+        if not ev.cached:
+            _step()
         if not ev.cached and path is not None and ev.index not in known:
             scored.append((ev.index, ev.values, ev.seconds))
             if len(scored) % CHECKPOINT_EVERY == 0:

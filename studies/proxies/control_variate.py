@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.analysis.correlation import spearman_rho
+from harness.reporting.markdown import md_table
 from studies.paths import PROXY_RUNS
 from studies.proxies.make_table import read_ranking
 from studies.proxies.sample_effect import SAMPLE, rho, sample_error
@@ -75,9 +76,7 @@ def control_error(control: str, label: str) -> float:
 
 
 def validate(control: str, labels: list[str]) -> None:
-    print("| score | label | sample | estimate ± se | whole space (truth) | estimate − truth "
-          "| raw error |")
-    print("|---|---|---|---|---|---|---|")
+    rows = []
     for score, run in WHOLE.items():
         if score == control:
             continue
@@ -88,9 +87,11 @@ def validate(control: str, labels: list[str]) -> None:
         for label in labels:
             e = estimate(part[score], part[control], part[label], control_error(control, label))
             truth = rho(table, score, label)
-            print(f"| {score} | {label} | {e['sample']:+.3f} | {e['estimate']:+.3f} ± "
-                  f"{e['se']:.3f} | {truth:+.3f} | {e['estimate'] - truth:+.3f} | "
-                  f"{e['sample'] - truth:+.3f} |")
+            rows.append([score, label, f"{e['sample']:+.3f}",
+                         f"{e['estimate']:+.3f} ± {e['se']:.3f}", f"{truth:+.3f}",
+                         f"{e['estimate'] - truth:+.3f}", f"{e['sample'] - truth:+.3f}"])
+    print(md_table(["score", "label", "sample", "estimate ± se", "whole space (truth)",
+                    "estimate − truth", "raw error"], rows))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,9 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.validate:
         validate(args.control, args.label)
         return
-    print("| score | run | label | n | sample | beta | control error | estimate ± se | "
-          "raw se |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for run in args.sample:
         table = read_ranking(run)
         if table is None:
@@ -128,9 +127,11 @@ def main(argv: list[str] | None = None) -> None:
         for label in args.label:
             err = control_error(args.control, label)
             e = estimate(table[args.score], table[args.control], table[label], err)
-            print(f"| {args.score} | `{run.name}` | {label} | {e['n']} | {e['sample']:+.3f} | "
-                  f"{e['beta']:.2f} | {err:+.3f} | {e['estimate']:+.3f} ± {e['se']:.3f} | "
-                  f"{e['se_raw']:.3f} |")
+            rows.append([args.score, f"`{run.name}`", label, e["n"], f"{e['sample']:+.3f}",
+                         f"{e['beta']:.2f}", f"{err:+.3f}",
+                         f"{e['estimate']:+.3f} ± {e['se']:.3f}", f"{e['se_raw']:.3f}"])
+    print(md_table(["score", "run", "label", "n", "sample", "beta", "control error",
+                    "estimate ± se", "raw se"], rows))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import pandas as pd
 
 from benchmarks.published import ANCHORS, KENDALL, SPEARMAN
 from harness.analysis.correlation import bootstrap_ci, kendall_tau_b, spearman_rho
+from harness.reporting.markdown import md_table
 
 LABEL = {"cifar10": "cifar10_valid_oritest", "cifar100": "cifar100_test",
          "ImageNet16-120": "imagenet16_test"}
@@ -83,7 +84,7 @@ def read_ranking(run: Path) -> pd.DataFrame | None:
     return None
 
 
-def rows(run: Path) -> list[str]:
+def rows(run: Path) -> list[list[str]]:
     summary = json.loads((run / "summary.json").read_text())
     cfg = summary["config"]
     table = read_ranking(run)
@@ -107,9 +108,8 @@ def rows(run: Path) -> list[str]:
         ours = rho if metric == "SPR" else tau
         diff = "" if pub is None else f"{ours - pub:+.3f}"
         pub_txt = "–" if pub is None else f"{metric} {pub:.3f} ({SOURCE[name]})"
-        out.append(f"| {name} | {cfg['dataset']} ({label}) | {data_cell(cfg)} | "
-                   f"{cfg['batch_size']} | {n} | {rho:+.3f}{ci} | {tau:+.3f} | {pub_txt} | "
-                   f"{diff} | `{run.name}` |")
+        out.append([name, f"{cfg['dataset']} ({label})", data_cell(cfg), cfg["batch_size"], n,
+                    f"{rho:+.3f}{ci}", f"{tau:+.3f}", pub_txt, diff, f"`{run.name}`"])
     return out
 
 
@@ -122,31 +122,25 @@ def spread(paths: list[str]) -> None:
              if all(n in s["config"]["scores"] for _, s in runs)]
     label = LABEL[runs[0][1]["config"]["dataset"]]
     print(f"n = {len(common)} common architectures, label {label}\n")
-    print("| proxy | " + " | ".join(f"seed {s['config']['seed']}, {s['config']['labels']} labels"
-                                    for _, s in runs)
-          + " | max - min |")
-    print("|---|" + "---|" * (len(runs) + 1))
+    table_rows = []
     for name in names:
         vals = []
         for t in tables:
             s, y = t.loc[common, name].to_numpy(float), t.loc[common, label].to_numpy(float)
             keep = np.isfinite(s)
             vals.append(spearman_rho(s[keep], y[keep]))
-        print(f"| {name} | " + " | ".join(f"{v:+.3f}" for v in vals)
-              + f" | {max(vals) - min(vals):.3f} |")
+        table_rows.append([name, *[f"{v:+.3f}" for v in vals], f"{max(vals) - min(vals):.3f}"])
+    print(md_table(["proxy", *[f"seed {s['config']['seed']}, {s['config']['labels']} labels"
+                               for _, s in runs], "max - min"], table_rows))
 
 
 def main(paths: list[str]) -> None:
     if paths and paths[0] == "--spread":
         spread(paths[1:])
         return
-    print("| proxy | dataset | data | b | n | Spearman ours [95% CI] | Kendall ours | published "
-          "| ours − published | run |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for p in paths:
-        run = Path(p)
-        if (run / "summary.json").is_file():
-            print("\n".join(rows(run)))
+    table_rows = [r for p in paths if (Path(p) / "summary.json").is_file() for r in rows(Path(p))]
+    print(md_table(["proxy", "dataset", "data", "b", "n", "Spearman ours [95% CI]",
+                    "Kendall ours", "published", "ours − published", "run"], table_rows))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.analysis.correlation import spearman_rho
+from harness.reporting.markdown import md_table
 from nasi.space import sample_indices
 from studies.proxies.make_table import LABEL, read_ranking
 
@@ -41,8 +42,7 @@ def sample_error(table, score: str, label: str) -> tuple[float, float]:
 
 
 def main(runs: list[str]) -> None:
-    print("| score | label | whole space | 1,000 sample | sample − whole | run |")
-    print("|---|---|---|---|---|---|")
+    rows = []
     for run in map(Path, runs):
         table = read_ranking(run)
         if table is None or len(table) < 15625:
@@ -50,8 +50,10 @@ def main(runs: list[str]) -> None:
         for score in json.loads((run / "summary.json").read_text())["config"]["scores"]:
             for label in LABEL.values():
                 full, err = sample_error(table, score, label)
-                print(f"| {score} | {label} | {full:+.3f} | {full + err:+.3f} | {err:+.3f} "
-                      f"| `{run.name}` |")
+                rows.append([score, label, f"{full:+.3f}", f"{full + err:+.3f}", f"{err:+.3f}",
+                             f"`{run.name}`"])
+    print(md_table(["score", "label", "whole space", "1,000 sample", "sample − whole", "run"],
+                   rows))
 
 
 if __name__ == "__main__":
