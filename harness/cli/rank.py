@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.cli import Parser
+from harness.cli import PLUGIN_HELP, Parser
 from harness.errors import UserError
 from harness.provenance import prepare_out_dir, write_atomic
 from harness.reporting.report import write_report
@@ -21,6 +21,7 @@ from harness.scoring.rank import DEFAULT_CACHE, RankRequest, rank
 from harness.summary import RunSummary
 from nasi.device import resolve_device
 from nasi.scores import available_scores, parse_score_list
+from nasi.scores.plugins import load_plugins
 from nasi.scoring import BN_MODES, LABEL_MODES, ScoreConfig
 from nasi.space import NUM_ARCHS, SAMPLE_METHOD, parse_arch, sample_indices
 
@@ -38,6 +39,7 @@ def build_parser() -> Parser:
                         "(default cifar10)")
     p.add_argument("--score", default="nasi",
                    help=f"comma-separated score names (default nasi). Available: {score_help}")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     _selection_options(p)
     _score_config_options(p)
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1")
@@ -146,6 +148,7 @@ def select_indices(args) -> tuple[list[int], dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    load_plugins(args.plugin)
     names = parse_score_list(args.score)
     cfg = ScoreConfig(dataset=args.dataset, batch_size=args.batch_size, labels=args.labels,
                       data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed,
