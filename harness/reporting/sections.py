@@ -11,7 +11,7 @@ from harness.analysis import tables as T
 from harness.analysis.anchors import METRIC_LABELS
 from harness.reporting.analyse import Analysis
 from harness.reporting.markdown import md_table, num, target_text, with_ci
-from harness.reporting.runs import DATASET_ORDER, PRETTY, Run
+from harness.reporting.runs import DATASET_ORDER, PRETTY, UNKNOWN, Run
 
 
 def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dict,
@@ -43,8 +43,10 @@ def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dic
     rows = []
     for r in an.runs:
         c = r.config
+        known = [UNKNOWN if v is None else v for v in (c.batch_size, c.seed, c.loss, c.bn,
+                                                       c.init, c.benchmark)]
         rows.append([f"`{r.label}`", PRETTY[r.dataset], ", ".join(r.scores), r.labels, r.data,
-                     c.batch_size, c.seed, c.loss, c.bn, c.init, c.benchmark, r.device,
+                     *known, r.device,
                      f"{r.n:,}" + (f" ({r.n_connected:,})" if r.n_connected is not None else ""),
                      num(r.summary.wall_time_s, 1), f"`{r.given}`"])
     add(md_table(["run", "scored on", "scores", "labels", "data", "batch", "seed", "loss",
