@@ -12,6 +12,9 @@ shipped once where the executor allows it. Two implementations:
 - :class:`RayExecutor`: one Ray task per job (``pip install nasi-harness[ray]``), retried
   (``max_retries``) when it fails, except for bad input, which no retry can fix and which is
   raised in the driver. Jobs still queued are cancelled on an error or Ctrl-C.
+
+Both send the user's scores with every job (:mod:`harness.scoring.shipping`): plugins are
+imported in the worker, scores defined in ``__main__`` travel by value.
 """
 
 from __future__ import annotations
