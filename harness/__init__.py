@@ -7,7 +7,9 @@ The public Python API (imported on first use, so the command lines stay quick to
     cfg = harness.ScoreConfig(batch_size=16)
     table = harness.score_architectures([0, 6111], ["nasi", "synflow"], cfg)
 
-See README "Python API"; everything else is internal and may change.
+See README "Python API"; everything else is internal and may change. No exported name is
+the name of a submodule (``harness.rank`` is the command line's module): importing that
+module would replace the attribute.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ _EXPORTS = {
     "ScoringContext": "nasi.scores", "load_plugins": "nasi.scores.plugins",
     # pipelines
     "RankRequest": "harness.scoring.rank", "Ranking": "harness.scoring.rank",
-    "rank": "harness.scoring.rank", "ScoreCache": "harness.scoring.cache",
+    "rank_architectures": "harness.api", "ScoreCache": "harness.scoring.cache",
     "LocalExecutor": "harness.scoring.executors", "RayExecutor": "harness.scoring.executors",
     "write_report": "harness.reporting.report",
     "read_score_table": "harness.reporting.score_tables",
-    "search": "harness.api", "BlackBoxConfig": "nasi.blackbox", "SearchConfig": "nasi.search",
+    "search_architectures": "harness.api", "BlackBoxConfig": "nasi.blackbox",
+    "SearchConfig": "nasi.search",
     "RunSummary": "harness.summary", "UserError": "harness.errors",
 }
 

@@ -7,7 +7,7 @@ small value objects over the library the command lines use.
   :class:`nasi.scoring.ScoreConfig` or checked against it) and :func:`score_model` (any
   ``nn.Module``, as zero-cost-nas' ``find_measures``); scores of your own: ``register`` +
   :func:`load_plugins` (workers import them too, :mod:`harness.scoring.shipping`);
-- pipelines: :func:`harness.scoring.rank.rank` (cache, executor), :func:`search`,
+- pipelines: :func:`rank_architectures` (cache, executor), :func:`search_architectures`,
   :func:`harness.reporting.report.write_report`.
 """
 
@@ -25,6 +25,7 @@ from benchmarks import load_benchmark
 from harness.errors import UserError
 from harness.scoring.cache import ScoreCache
 from harness.scoring.engine import score
+from harness.scoring.rank import Ranking, RankRequest, rank
 from nasi.scores import ScoreError, ScoringContext, get_score
 from nasi.scoring import Batch, ScoreConfig, check_batch, make_batch
 from nasi.space import Arch, parse_arch
@@ -101,7 +102,15 @@ def score_model(model: nn.Module, scores: Sequence[str], x: torch.Tensor, y: tor
     return {s.name: float(s.fn(ctx)) for s in wanted}
 
 
-def search(config, device: torch.device | str = "cpu"):
+def rank_architectures(request: RankRequest, device: torch.device | str | None = None,
+                       executor=None) -> Ranking:
+    """:func:`harness.scoring.rank.rank`: score ``request`` (cache, executor; the executor is
+    closed at the end) and pair the scores with the ground truth; a :class:`Ranking` holds
+    the table and its :class:`harness.summary.RunSummary`."""
+    return rank(request, device, executor)
+
+
+def search_architectures(config, device: torch.device | str = "cpu"):
     """One training-free search: :class:`nasi.blackbox.BlackBoxConfig` (evolution, random,
     REINFORCE over a registry objective) -> ``BlackBoxResult``, or
     :class:`nasi.search.SearchConfig` (the NASI replication) -> ``SearchResult``. Both have

@@ -47,10 +47,18 @@ def test_readme_example_runs(tmp_path):
 
 
 def test_public_surface_is_exported():
+    import importlib
+
     for name in harness.__all__:
         assert getattr(harness, name) is not None
     with pytest.raises(AttributeError):
         harness.no_such_thing  # noqa: B018
+    # importing a submodule sets the package attribute of its name: no export may be one
+    submodules = {p.stem for p in (ROOT / "harness").iterdir()
+                  if p.suffix == ".py" or (p / "__init__.py").is_file()}
+    assert not submodules & set(harness.__all__)
+    importlib.import_module("harness.rank")
+    assert callable(harness.rank_architectures) and callable(harness.search_architectures)
 
 
 def test_lookup_encodings_agree():
@@ -104,7 +112,7 @@ def test_score_model_equals_the_benchmark_networks_scores():
 NOTEBOOK = """
 import os, sys, torch
 {block}
-from harness import LocalExecutor, RankRequest, ScoreConfig, rank
+from harness import LocalExecutor, RankRequest, ScoreConfig, rank_architectures
 from nasi.scores import register
 
 @register("my_pid", higher_is_better=True, description="pid of the scoring process")
@@ -119,7 +127,7 @@ cfg = ScoreConfig(batch_size=4, C=4, N=1, data="gaussian")
 def run(workers):
     req = RankRequest(cfg, scores=["my_pid", "my_weights"], indices=range(30), cache=None,
                       progress=False)
-    return rank(req, "cpu", LocalExecutor(workers=workers, min_pool_jobs=1))
+    return rank_architectures(req, "cpu", LocalExecutor(workers=workers, min_pool_jobs=1))
 pooled, here = run(2), run(1)
 pids = set(pooled.table["my_pid"].dropna())
 print("PIDS", len(pids), os.getpid() in pids, pooled.summary.engine.executor["processes_used"])

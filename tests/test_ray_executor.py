@@ -211,7 +211,7 @@ def test_bad_executor_arguments(tmp_path, capsys, args, needle):
 
 RAY_NOTEBOOK = """
 import os, torch
-from harness import RankRequest, RayExecutor, ScoreConfig, rank
+from harness import RankRequest, RayExecutor, ScoreConfig, rank_architectures
 from nasi.scores import register
 
 @register("my_pid", higher_is_better=True, description="pid of the scoring process")
@@ -220,7 +220,7 @@ def my_pid(ctx):
 
 req = RankRequest(ScoreConfig(batch_size=4, C=4, N=1, data="gaussian"), scores=["my_pid"],
                   indices=range(30), cache={cache!r}, progress=False)
-out = rank(req, "cpu", RayExecutor(num_cpus=2, shard_size=4))
+out = rank_architectures(req, "cpu", RayExecutor(num_cpus=2, shard_size=4))
 pids = set(out.table["my_pid"].dropna())
 print("RAY", len(pids) > 0, os.getpid() in pids, out.summary.engine.executor["name"])
 """

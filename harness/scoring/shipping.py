@@ -45,6 +45,13 @@ def _by_value_pickler():
     return cloudpickle
 
 
+def _by_reference(scores: dict) -> bytes | None:
+    try:
+        return pickle.dumps(scores)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return None
+
+
 def pack_scores() -> ScorePack | None:
     """What workers need besides the built-in scores; None when nothing (no cost then).
     Raises CannotShip when a ``__main__`` score cannot be pickled by value."""
@@ -53,11 +60,15 @@ def pack_scores() -> ScorePack | None:
     if not extra and not LOADED:
         return None
     in_main = sorted(n for n, s in extra.items() if s.fn.__module__ in MAIN_MODULES)
-    pickler = _by_value_pickler() if in_main else pickle
-    if pickler is None:
-        raise CannotShip(f"score(s) {', '.join(in_main)} defined in __main__ cannot reach "
-                         "worker processes without cloudpickle (pip install cloudpickle)")
-    blob = pickler.dumps(extra)
+    blob = None if in_main else _by_reference(extra)
+    if blob is None:  # __main__ scores, lambdas, closures: by value
+        pickler = _by_value_pickler()
+        if pickler is None:
+            names = ", ".join(in_main or sorted(extra))
+            raise CannotShip(f"score(s) {names} defined in __main__ (or not importable) cannot "
+                             "reach worker processes without cloudpickle (pip install "
+                             "cloudpickle)")
+        blob = pickler.dumps(extra)
     digest = hashlib.sha1(blob + "\0".join(LOADED).encode()).hexdigest()
     return ScorePack(tuple(LOADED), blob, digest)
 
