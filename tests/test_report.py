@@ -308,6 +308,8 @@ def test_naslib_zero_cost_json_report(tmp_path, capsys, truth):
     md = (out / "report.md").read_text()
     assert "batch unknown, seed unknown, loss unknown, BN unknown, init unknown, device unknown" \
         in md
+    assert f"score table `{NASLIB_JSON}`" in md
+    assert "missing from `zc_nasbench201_sample.json`" in md
     run = json.loads((out / "summary.json").read_text())["runs"][0]
     assert run["labels"] == run["data"] == "unknown" and not run["standard"]
     assert "batch_size" not in run["config"] and "seed" not in run["config"]

@@ -79,6 +79,19 @@ class Run:
         return str(dev or name or UNKNOWN)
 
     @property
+    def from_table(self) -> bool:
+        """True for scores computed elsewhere (harness.reporting.score_tables)."""
+        return (self.config.selection or {}).get("mode") == "score table"
+
+    @property
+    def source_kind(self) -> str:
+        return "score table" if self.from_table else "run directory"
+
+    @property
+    def table_name(self) -> str:
+        return Path(self.given).name if self.from_table else "ranking.csv"
+
+    @property
     def n(self) -> int:
         return len(self.df)
 

@@ -60,7 +60,7 @@ def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dic
     for r in an.runs:
         if r.filled_columns:
             add(f"Run `{r.label}`: columns {', '.join(r.filled_columns)} were missing from "
-                "ranking.csv and taken from the embedded benchmark table.\n")
+                f"`{r.table_name}` and taken from the embedded benchmark table.\n")
 
     for run in an.runs:
         _run_section(L, run, an, figs)
@@ -77,7 +77,7 @@ def _run_section(L, run: Run, an: Analysis, figs) -> None:
     add = L.append
     add(f"## Run `{run.label}`: {PRETTY[run.dataset]}, {run.mode_text}\n")
     add(f"All numbers in this section: {run.context()} "
-        f"({run.n_connected if run.n_connected is not None else '?'} connected); run directory "
+        f"({run.n_connected if run.n_connected is not None else '?'} connected); {run.source_kind} "
         f"`{run.given}`.\n")
     corr = an.correlations
     if corr.empty or run.label not in set(corr["run"]):
