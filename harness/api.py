@@ -66,7 +66,8 @@ def score_architectures(archs: Iterable, scores: Sequence[str] = ("nasi",),
     that batch (else a ScoreError says what differs), since the config is what gets recorded.
     ``cache``: an SQLite file (or ScoreCache) reused across calls; ``executor``: where the
     networks run (:class:`harness.scoring.executors.LocalExecutor` / ``RayExecutor``; None:
-    this process).
+    this process); it is kept open for further calls: close it (or use it as a context
+    manager) when done.
     """
     config = config or ScoreConfig()
     archs = [lookup(a) for a in archs]
