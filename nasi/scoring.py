@@ -116,3 +116,53 @@ def score_architecture(arch: Arch, names: list[str], cfg: ScoreConfig, x: torch.
         else:
             out[s.name] = float(s.fn(ctx))
     return out
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The mini-batch a run scores on, with its identity: ``fingerprint`` (nasi.data) is what
+    caches and summaries record, ``info`` says where it came from (:func:`make_batch`)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    fingerprint: str
+    info: dict
+
+
+def make_batch(cfg: ScoreConfig, device: torch.device | str = "cpu") -> Batch:
+    """The batch ``cfg`` describes (dataset, data, batch size, labels, seed)."""
+    from .data import load_batch_with_info
+
+    x, y, info = load_batch_with_info(cfg.dataset, cfg.data, cfg.batch_size, cfg.seed,
+                                      cfg.labels, device)
+    return Batch(x, y, info["fingerprint"], info)
+
+
+def check_batch(cfg: ScoreConfig, x: torch.Tensor, y: torch.Tensor) -> Batch:
+    """``(x, y)`` as a :class:`Batch` if it is exactly the batch ``cfg`` describes, else a
+    ScoreError naming the difference (size, input shape, label range, labels, inputs).
+
+    A configuration is recorded beside every score, so a batch that differs from it would
+    record data that was never used; to score a batch of your own, describe it in the config
+    (``data=<dataset path>``) or score the network directly (``harness.score_model``).
+    """
+    spec = get_dataset(cfg.dataset)
+    shape = (cfg.batch_size, *spec.input_shape)
+    if tuple(x.shape) != shape:
+        raise ScoreError(f"batch inputs have shape {tuple(x.shape)}, the config describes "
+                         f"{shape} (batch_size={cfg.batch_size}, dataset {spec.name})")
+    if tuple(y.shape) != (cfg.batch_size,):
+        raise ScoreError(f"batch labels have shape {tuple(y.shape)}, expected "
+                         f"({cfg.batch_size},)")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= spec.num_classes):
+        raise ScoreError(f"batch labels lie in {int(y.min())}..{int(y.max())}, dataset "
+                         f"{spec.name} has classes 0..{spec.num_classes - 1}")
+    want = make_batch(cfg)
+    if not torch.equal(y.detach().cpu().long(), want.y):
+        raise ScoreError(f"batch labels are not the labels={cfg.labels!r} labels of the config "
+                         f"(data={cfg.data!r}, seed={cfg.seed}); pass batch=None to build the "
+                         "config's batch")
+    if not torch.equal(x.detach().cpu().float(), want.x):
+        raise ScoreError(f"batch inputs are not the data={cfg.data!r} inputs of the config "
+                         f"(seed={cfg.seed}); pass batch=None to build the config's batch")
+    return want

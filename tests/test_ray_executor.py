@@ -207,3 +207,35 @@ def test_bad_executor_arguments(tmp_path, capsys, args, needle):
         assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
+
+
+RAY_NOTEBOOK = """
+import os, torch
+from harness import RankRequest, RayExecutor, ScoreConfig, rank_architectures
+from nasi.scores import register
+
+@register("my_pid", higher_is_better=True, description="pid of the scoring process")
+def my_pid(ctx):
+    return float(os.getpid())
+
+req = RankRequest(ScoreConfig(batch_size=4, C=4, N=1, data="gaussian"), scores=["my_pid"],
+                  indices=range(30), cache={cache!r}, progress=False)
+out = rank_architectures(req, "cpu", RayExecutor(num_cpus=2, shard_size=4))
+pids = set(out.table["my_pid"].dropna())
+print("RAY", len(pids) > 0, os.getpid() in pids, out.summary.engine.executor["name"])
+"""
+
+
+def test_plugin_score_from_a_session_runs_as_ray_tasks(tmp_path):
+    """A score registered in ``python -c`` (no importable __main__) reaches Ray tasks."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("ray")
+    root = Path(__file__).resolve().parents[1]
+    code = RAY_NOTEBOOK.format(cache=str(tmp_path / "c.sqlite"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RAY True False ray" in done.stdout, done.stdout + done.stderr[-2000:]

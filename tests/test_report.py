@@ -341,3 +341,102 @@ def test_report_default_name_and_formats(tmp_path, runs, monkeypatch, capsys):
     assert all(p.read_bytes().startswith(b"%PDF") for p in (out / "plots").glob("*.pdf"))
     md = (out / "report.md").read_text()
     assert ".svg)" in md and "[PDF](plots/" in md
+
+
+# scores computed elsewhere (harness.reporting.score_tables)
+
+NASLIB_JSON = Path(__file__).parent / "data" / "zc_nasbench201_sample.json"
+NASLIB_OPS = ["skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3"]
+NASLIB_EDGES = ((1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4))
+
+
+def naslib_arch_string(op_indices) -> str:
+    """NASLib's convert_op_indices_to_str, written out independently of nasi.space."""
+    ops = {edge: NASLIB_OPS[op] for edge, op in zip(NASLIB_EDGES, op_indices, strict=True)}
+    parts = [f"{ops[(i, j)]}~{i - 1}" for i, j in sorted(ops, key=lambda e: e[1])]
+    return "|{}|+|{}|{}|+|{}|{}|{}|".format(*parts)
+
+
+def _report_of_table(tmp_path, capsys, *argv) -> Path:
+    out = tmp_path / "rep"
+    assert run_cli(report_main, [*argv, "--name", "t", "--out", str(out), "--bootstrap", "0",
+                                 "--no-plots"]) == 0, capsys.readouterr().err
+    return out
+
+
+def test_naslib_zero_cost_json_report(tmp_path, capsys, truth):
+    import ast
+
+    from scipy.stats import kendalltau
+
+    out = _report_of_table(tmp_path, capsys, "--scores", str(NASLIB_JSON), "--dataset",
+                           "cifar10")
+    raw = json.loads(NASLIB_JSON.read_text())["cifar10"]
+    index_of = {a: i for i, a in enumerate(truth["arch"])}
+    idx = [index_of[naslib_arch_string(ast.literal_eval(k))] for k in raw]
+    corr = pd.read_csv(out / "correlations.csv")
+    assert set(corr["score"]) >= {"synflow", "jacov"}
+    for score in ("synflow", "jacov"):
+        values = [v[score]["score"] for v in raw.values()]
+        want = kendalltau(values, truth["cifar10_test"].to_numpy()[idx]).statistic
+        row = corr[(corr["score"] == score) & (corr["target"] == "cifar10_test")
+                   & (corr["subset"] == "all")]
+        assert row["n"].iloc[0] == len(raw) == 10
+        assert row["kendall_tau"].iloc[0] == pytest.approx(want, abs=1e-6)
+    md = (out / "report.md").read_text()
+    assert "batch unknown, seed unknown, loss unknown, BN unknown, init unknown, device unknown" \
+        in md
+    assert f"score table `{NASLIB_JSON}`" in md
+    assert "missing from `zc_nasbench201_sample.json`" in md
+    run = json.loads((out / "summary.json").read_text())["runs"][0]
+    assert run["labels"] == run["data"] == "unknown" and not run["standard"]
+    assert "batch_size" not in run["config"] and "seed" not in run["config"]
+
+
+def test_csv_score_table_by_arch_and_by_index(tmp_path, capsys, truth):
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(5)
+    idx = rng.choice(len(truth), 40, replace=False)
+    mine = rng.normal(size=40) + truth["cifar10_test"].to_numpy()[idx] / 10
+    by_arch = tmp_path / "by_arch.csv"
+    pd.DataFrame({"arch": truth["arch"].to_numpy()[idx], "mine": mine,
+                  "cifar10_test": 0.0}).to_csv(by_arch, index=False)  # truth column: not a score
+    out = _report_of_table(tmp_path, capsys, "--scores", str(by_arch), "--dataset", "cifar10")
+    corr = pd.read_csv(out / "correlations.csv")
+    assert set(corr["score"]) - {"params_cifar10", "flops_cifar10"} == {"mine"}
+    row = corr[(corr["score"] == "mine") & (corr["target"] == "cifar10_test")
+               & (corr["subset"] == "all")]
+    want = spearmanr(mine, truth["cifar10_test"].to_numpy()[idx]).statistic
+    assert row["spearman_rho"].iloc[0] == pytest.approx(want, abs=1e-6)
+    by_index = tmp_path / "by_index.csv"
+    pd.DataFrame({"index": idx, "mine": mine, "other": 1.0}).to_csv(by_index, index=False)
+    out2 = _report_of_table(tmp_path / "b", capsys, "--scores", str(by_index), "--dataset",
+                            "cifar10", "--score-columns", "mine")
+    assert pd.read_csv(out2 / "correlations.csv").equals(corr)
+
+
+def test_bad_score_tables_exit_2(tmp_path, capsys):
+    def err(*argv) -> str:
+        return _one_line_error(capsys, [*argv, "--name", "x", "--out", str(tmp_path / "o")])
+
+    assert "needs --dataset" in err("--scores", str(NASLIB_JSON))
+    assert "does not exist" in err("--scores", str(tmp_path / "nope.csv"), "--dataset", "cifar10")
+    assert "no entry for ImageNet16-120" in err("--scores", str(NASLIB_JSON), "--dataset",
+                                                "ImageNet16-120")
+    bad = tmp_path / "bad.csv"
+    for text, why in (("name,mine\na,1\n", "neither an 'index' nor an 'arch'"),
+                      ("index,mine\n0,1\n15625,2\n", "out of range"),
+                      ("arch,mine\n|bogus|,1\n", "bogus"),
+                      ("index,mine\n0,1\n0,2\n", "appears twice"),
+                      ("index,mine\n0,x\n1,y\n", "not numeric"),
+                      ("index\n0\n", "no score column")):
+        bad.write_text(text)
+        assert why in err("--scores", str(bad), "--dataset", "cifar10"), text
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('{"cifar10": {"(9, 9)": {}}}')
+    assert "not a NASLib op-index tuple" in err("--scores", str(bad_json), "--dataset", "cifar10")
+    bad_json.write_text("[1, 2")
+    assert "as JSON" in err("--scores", str(bad_json), "--dataset", "cifar10")
+    assert "RUN_DIR or --scores" in err()
+    assert "only apply with --scores" in err(str(tmp_path), "--dataset", "cifar10")

@@ -9,6 +9,9 @@ from collections.abc import Callable
 
 from harness.errors import UserError
 
+PLUGIN_HELP = ("a module that registers scores of your own with nasi.scores.register: an "
+               "importable module name or a .py file; repeatable. Imported here and by every "
+               "worker process or Ray task")
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM), e.g. a batch scheduler's time limit

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli import Parser
+from harness.cli import PLUGIN_HELP, Parser
 from harness.errors import UserError
 from harness.provenance import prepare_out_dir, write_atomic
 from harness.reporting.report import write_report
@@ -22,6 +22,7 @@ from harness.scoring.rank import DEFAULT_CACHE, RankRequest, rank
 from harness.summary import RunSummary
 from nasi.device import resolve_device
 from nasi.scores import available_scores, parse_score_list
+from nasi.scores.plugins import load_plugins
 from nasi.scoring import BN_MODES, LABEL_MODES, ScoreConfig
 from nasi.space import NUM_ARCHS, SAMPLE_METHOD, parse_arch, sample_indices
 
@@ -40,6 +41,7 @@ def build_parser() -> Parser:
                         "--list-scores shows them all")
     p.add_argument("--list-scores", action="store_true",
                    help="print one line per score (name, cost, what it computes) and exit")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     _selection_options(p)
     _score_config_options(p)
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1")
@@ -157,6 +159,7 @@ def list_scores() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    load_plugins(args.plugin)
     if args.list_scores:
         print(list_scores())
         return 0

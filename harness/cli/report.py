@@ -18,8 +18,17 @@ def build_parser() -> Parser:
                description="Correlation, top-k, transfer and agnostic analyses of "
                            "harness.rank run directories, as report.md + CSV + JSON + "
                            "figures (PNG, PDF, SVG).")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+    p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR",
                    help="run directories written by python -m harness.rank")
+    p.add_argument("--scores", action="append", default=[], metavar="FILE",
+                   help="a score table computed elsewhere (repeatable): a CSV with an index or "
+                        "arch column and one column per score, or NASLib's zero-cost benchmark "
+                        "JSON (zc_nasbench201.json); its configuration is reported as unknown")
+    p.add_argument("--dataset", help="with --scores: the dataset the scores were computed on "
+                                     "(cifar10 | cifar100 | ImageNet16-120)")
+    p.add_argument("--score-columns", metavar="LIST",
+                   help="with --scores: comma-separated score columns to use (default: every "
+                        "numeric column that is not an index or ground truth)")
     p.add_argument("--name", help="report name, a plain folder name (default: the first "
                                   "RUN_DIR's folder name)")
     p.add_argument("--out", help="output folder (default reports/NAME)")
@@ -43,11 +52,28 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
+    inputs = list(args.run_dirs) + _score_tables(args)
+    if not inputs:
+        raise UserError("give at least one RUN_DIR or --scores FILE")
     formats = check_formats(args.formats)
     t0 = time.monotonic()
-    out = write_report(args.run_dirs, args.out, args.name, bootstrap=args.bootstrap,
+    out = write_report(inputs, args.out, args.name, bootstrap=args.bootstrap,
                        seed=args.seed, plots=not args.no_plots, baselines=not args.no_baselines,
                        workers=args.workers, formats=formats)
     print(f"wrote {out / 'report.md'} in {time.monotonic() - t0:.1f} s", file=sys.stdout)
     return 0
 
+
+
+def _score_tables(args) -> list:
+    """The --scores tables, read and checked before any analysis."""
+    if not args.scores:
+        if args.dataset or args.score_columns:
+            raise UserError("--dataset and --score-columns only apply with --scores")
+        return []
+    if not args.dataset:
+        raise UserError("--scores needs --dataset: the dataset its scores were computed on")
+    from harness.reporting.score_tables import read_score_table
+
+    columns = [c.strip() for c in (args.score_columns or "").split(",") if c.strip()]
+    return [read_score_table(path, args.dataset, columns or None) for path in args.scores]

@@ -46,7 +46,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli import Parser
+from harness.cli import PLUGIN_HELP, Parser
 from harness.errors import UserError
 from harness.searching.common import SearchOptions, search_groups
 
@@ -175,6 +175,7 @@ def build_parser() -> Parser:
                    help="search every seed again even if OUT/runs holds an equal finished "
                         "search (default: reuse it, so an interrupted run resumes)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     _blackbox_options(p)
     _nasi_options(p)
     return p
@@ -256,6 +257,9 @@ def _check_args(args) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from nasi.scores.plugins import load_plugins
+
+    load_plugins(args.plugin)  # before the objective's score names are checked
     groups = _check_args(args)
     opts = SearchOptions(**{name: getattr(args, name) for name in SearchOptions.field_names()})
     if args.method == "nasi":

@@ -104,7 +104,7 @@ def _agnostic(runs: list[Run], notes: list[str]):
     """Pairs (true-label real-data run, variant run) of a dataset and their agreement."""
     pairs, parts = [], []
     for var in runs:
-        if var.standard:
+        if var.standard or not var.mode_known:  # unknown labels/data: no variant of anything
             continue
         ref_run = next((r for r in runs if r.standard and r.dataset == var.dataset), None)
         if ref_run is None:

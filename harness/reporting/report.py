@@ -78,7 +78,10 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
                  generated_at: str | None = None,
                  summaries: list[RunSummary | None] | None = None,
                  formats=DEFAULT_FORMATS) -> Path:
-    """Analyse ``run_dirs`` (one path or a list) and write the report into ``out_dir``.
+    """Analyse ``run_dirs`` (one path or a list; an entry may also be a loaded
+    :class:`harness.reporting.runs.Run`, e.g. a score table from
+    :func:`harness.reporting.score_tables.read_score_table`) and write the report into
+    ``out_dir``.
 
     ``out_dir`` defaults to ``reports/<name>``; ``name`` defaults to the first run directory's
     name. ``bootstrap``: resamples for the confidence intervals (0 = none); ``seed``: their
@@ -89,11 +92,11 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
     'png,pdf'). Returns the report directory. Bad input raises
     :class:`harness.errors.UserError`.
     """
-    run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    run_dirs = [run_dirs] if isinstance(run_dirs, (str, Path, Run)) else list(run_dirs)
     name = _check_inputs(run_dirs, name, bootstrap)
     formats = check_formats(formats)
-    runs = [load_run(d, s) for d, s in zip(run_dirs, summaries or [None] * len(run_dirs),
-                                           strict=True)]
+    runs = [d if isinstance(d, Run) else load_run(d, s)
+            for d, s in zip(run_dirs, summaries or [None] * len(run_dirs), strict=True)]
     label_runs(runs)
     out = Path(out_dir) if out_dir is not None else Path("reports") / name
     _prepare_out(out)
@@ -130,14 +133,15 @@ def _check_inputs(run_dirs: list, name: str | None, bootstrap: int) -> str:
     """The report name; a UserError for no run, a run given twice or a bad name."""
     if not run_dirs:
         raise UserError("no run directory given")
-    name = name or Path(run_dirs[0]).resolve().name
+    paths = [Path(d.given if isinstance(d, Run) else d) for d in run_dirs]
+    name = name or paths[0].resolve().name
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         raise UserError(f"report name {name!r} must be a plain folder name")
     if bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0, got {bootstrap}")
     seen = set()
-    for d in run_dirs:
-        key = Path(d).resolve()
+    for d in paths:
+        key = d.resolve()
         if key in seen:
             raise UserError(f"run directory {d} given twice")
         seen.add(key)

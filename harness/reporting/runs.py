@@ -14,8 +14,10 @@ from harness.analysis import correlation as C
 from harness.errors import UserError
 from harness.summary import RunConfig, RunSummary
 from nasi.datasets import DATASETS, get_dataset
+from nasi.space import all_archs
 
 DATASET_ORDER = ("cifar10", "cifar100", "ImageNet16-120")
+UNKNOWN = "unknown"  # a setting the input does not record (scores from elsewhere)
 PRETTY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
 
 
@@ -41,15 +43,20 @@ class Run:
 
     @property
     def labels(self) -> str:
-        return str(self.config.labels or "true")
+        return UNKNOWN if self.config.labels is None else str(self.config.labels)
 
     @property
     def data(self) -> str:
-        return str(self.config.data or "real")
+        return UNKNOWN if self.config.data is None else str(self.config.data)
 
     @property
     def data_mode(self) -> str:
-        return "gaussian" if self.data == "gaussian" else "real"
+        return self.data if self.data in ("gaussian", UNKNOWN) else "real"
+
+    @property
+    def mode_known(self) -> bool:
+        """False for scores from elsewhere that do not say their labels and data."""
+        return UNKNOWN not in (self.labels, self.data)
 
     @property
     def standard(self) -> bool:
@@ -57,7 +64,8 @@ class Run:
 
     @property
     def mode_text(self) -> str:
-        data = "Gaussian data" if self.data_mode == "gaussian" else "real data"
+        data = {"gaussian": "Gaussian data", UNKNOWN: "unknown data"}.get(self.data_mode,
+                                                                          "real data")
         if self.data_mode == "real" and self.data not in ("real", ""):
             data = f"real data from {self.data}"
         return f"{self.labels} labels, {data}"
@@ -68,7 +76,20 @@ class Run:
         dev, name = env.get("device"), env.get("device_name")
         if dev and name and str(name) != str(dev):
             return f"{dev} ({name})"
-        return str(dev or name or "unknown")
+        return str(dev or name or UNKNOWN)
+
+    @property
+    def from_table(self) -> bool:
+        """True for scores computed elsewhere (harness.reporting.score_tables)."""
+        return (self.config.selection or {}).get("mode") == "score table"
+
+    @property
+    def source_kind(self) -> str:
+        return "score table" if self.from_table else "run directory"
+
+    @property
+    def table_name(self) -> str:
+        return Path(self.given).name if self.from_table else "ranking.csv"
 
     @property
     def n(self) -> int:
@@ -82,7 +103,7 @@ class Run:
 
     def context(self) -> str:
         """One line saying what every number of this run was computed from."""
-        c = {k: "?" if v is None else v for k, v in asdict(self.config).items()}
+        c = {k: UNKNOWN if v is None else v for k, v in asdict(self.config).items()}
         return (f"scores computed on {PRETTY.get(self.dataset, self.dataset)} ({self.mode_text}), "
                 f"batch {c['batch_size']}, seed {c['seed']}, "
                 f"loss {c['loss']}, BN {c['bn']}, init {c['init']}, "
@@ -138,17 +159,31 @@ def load_run(run_dir, summary: RunSummary | None = None) -> Run:
         raise UserError(f"{ranking} has no 'index' column")
     if "connected" in df.columns and df["connected"].dtype != bool:
         df["connected"] = C.subset_mask(df, "connected")
-    scores = summary.config.scores
-    missing = [s for s in scores if s not in df.columns]
+    missing = [s for s in summary.config.scores if s not in df.columns]
     if missing:
         raise UserError(f"{ranking} lacks the score column(s) {', '.join(missing)}")
+    return load_table_run(str(run_dir), summary, df)
+
+
+def load_table_run(given: str, summary: RunSummary, df: pd.DataFrame) -> Run:
+    """A Run from a table holding ``index`` and the summary's score columns (the structure
+    columns and the ground truth are added when missing)."""
+    if "arch" not in df.columns or "connected" not in df.columns:
+        archs = [all_archs()[int(i)] for i in df["index"]]
+        df = df.copy()
+        for pos, (col, values) in enumerate((("arch", [a.string for a in archs]),
+                                             ("iso_key", [a.iso_key for a in archs]),
+                                             ("connected", [a.is_connected for a in archs]))):
+            if col not in df.columns:
+                df.insert(1 + pos, col, values)
+    scores = summary.config.scores
     directions = {}
     for s in scores:
         info = summary.scores.get(s)
         hib = None if info is None else info.higher_is_better
         directions[s] = bool(_registry_direction(s) if hib is None else hib)
     filled = _fill_ground_truth(df, summary.config.benchmark)
-    return Run(given=str(run_dir), summary=summary, df=df, scores=list(scores),
+    return Run(given=given, summary=summary, df=df, scores=list(scores),
                directions=directions, dataset=get_dataset(summary.dataset).name,
                filled_columns=filled)
 
@@ -166,7 +201,7 @@ def label_runs(runs: list[Run]) -> None:
     bases = []
     for r in runs:
         base = r.dataset
-        if r.labels != "true":
+        if r.labels not in ("true", UNKNOWN):
             base += f"-{r.labels}labels"
         if r.data_mode == "gaussian":
             base += "-gaussian"

@@ -11,7 +11,7 @@ from harness.analysis import tables as T
 from harness.analysis.anchors import METRIC_LABELS
 from harness.reporting.analyse import Analysis
 from harness.reporting.markdown import md_table, num, target_text, with_ci
-from harness.reporting.runs import DATASET_ORDER, PRETTY, Run
+from harness.reporting.runs import DATASET_ORDER, PRETTY, UNKNOWN, Run
 
 
 def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dict,
@@ -44,8 +44,10 @@ def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dic
     rows = []
     for r in an.runs:
         c = r.config
+        known = [UNKNOWN if v is None else v for v in (c.batch_size, c.seed, c.loss, c.bn,
+                                                       c.init, c.benchmark)]
         rows.append([f"`{r.label}`", PRETTY[r.dataset], ", ".join(r.scores), r.labels, r.data,
-                     c.batch_size, c.seed, c.loss, c.bn, c.init, c.benchmark, r.device,
+                     *known, r.device,
                      f"{r.n:,}" + (f" ({r.n_connected:,})" if r.n_connected is not None else ""),
                      num(r.summary.wall_time_s, 1), f"`{r.given}`"])
     add(md_table(["run", "scored on", "scores", "labels", "data", "batch", "seed", "loss",
@@ -59,7 +61,7 @@ def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dic
     for r in an.runs:
         if r.filled_columns:
             add(f"Run `{r.label}`: columns {', '.join(r.filled_columns)} were missing from "
-                "ranking.csv and taken from the embedded benchmark table.\n")
+                f"`{r.table_name}` and taken from the embedded benchmark table.\n")
 
     for run in an.runs:
         _run_section(L, run, an, figs)
@@ -76,7 +78,7 @@ def _run_section(L, run: Run, an: Analysis, figs) -> None:
     add = L.append
     add(f"## Run `{run.label}`: {PRETTY[run.dataset]}, {run.mode_text}\n")
     add(f"All numbers in this section: {run.context()} "
-        f"({run.n_connected if run.n_connected is not None else '?'} connected); run directory "
+        f"({run.n_connected if run.n_connected is not None else '?'} connected); {run.source_kind} "
         f"`{run.given}`.\n")
     corr = an.correlations
     if corr.empty or run.label not in set(corr["run"]):

@@ -27,8 +27,8 @@ from harness.scoring.executors import shard
 from harness.scoring.local_pool import cpu_threads
 from harness.scoring.oom import score_splitting_on_oom
 from nasi.scores import get_score
-from nasi.scoring import ScoreConfig, score_architecture
-from nasi.space import Arch, all_archs
+from nasi.scoring import Batch, ScoreConfig, score_architecture
+from nasi.space import Arch, all_archs, parse_arch
 
 
 @functools.cache
@@ -99,6 +99,16 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
         rows.append(row)
     stats.wall_seconds = time.monotonic() - t0
     return pd.DataFrame(rows, columns=["index", *names])
+
+
+def score(archs: Sequence, scores: Sequence[str], config: ScoreConfig, batch: Batch, *,
+          cache: ScoreCache | None = None, device: torch.device | str = "cpu", executor=None,
+          progress: bool = False, stats: EngineStats | None = None) -> pd.DataFrame:
+    """:func:`score_archs` with keywords: ``archs`` (Arch, index or arch string each) scored
+    with ``scores`` under ``config`` on ``batch`` (:func:`nasi.scoring.make_batch`)."""
+    return score_archs([parse_arch(a) for a in archs], list(scores), config, batch.x, batch.y,
+                       batch.fingerprint, cache, torch.device(device), progress=progress,
+                       stats=stats, executor=executor)
 
 
 def _from_cache(cache, key, wanted, names, config) -> dict[str, dict[str, float]]:

@@ -12,6 +12,9 @@ shipped once where the executor allows it. Two implementations:
 - :class:`RayExecutor`: one Ray task per job (``pip install nasi-harness[ray]``), retried
   (``max_retries``) when it fails, except for bad input, which no retry can fix and which is
   raised in the driver. Jobs still queued are cancelled on an error or Ctrl-C.
+
+Both send the user's scores with every job (:mod:`harness.scoring.shipping`): plugins are
+imported in the worker, scores defined in ``__main__`` travel by value.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 from harness.errors import UserError
 from harness.scoring.local_pool import cpu_threads, kill_pool, spawn_pool, usable_cores
 from harness.scoring.ray_support import RAY_DEVICES, import_ray, one_line, start_ray
+from harness.scoring.shipping import CannotShip, pack_scores, run_with_scores, warn_in_process
 
 Job = object
 JobFn = Callable[[Job, object, str], object]
@@ -103,7 +107,14 @@ class LocalExecutor(Executor):
 
     def map_unordered(self, fn: JobFn, jobs: Sequence[Job], shared=None) -> Iterator[object]:
         device = str(self.device)
-        if self.runs_here(len(jobs)):
+        pack, here = None, self.runs_here(len(jobs))
+        if not here:
+            try:
+                pack = pack_scores()  # the user's scores, for the workers
+            except CannotShip as exc:
+                warn_in_process(str(exc))
+                here = True
+        if here:
             self.info = {"processes_used": 1}
             with cpu_threads(self.threads):
                 for job in jobs:
@@ -112,7 +123,8 @@ class LocalExecutor(Executor):
         if self._pool is None:
             self._pool = spawn_pool(self.workers, self.threads)
         self.info = {"processes_used": min(self.workers, len(jobs))}
-        pending = {self._pool.submit(fn, job, shared, device) for job in jobs}
+        pending = {self._pool.submit(run_with_scores, pack, fn, job, shared, device)
+                   for job in jobs}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -206,7 +218,8 @@ class RayExecutor(Executor):
             max_retries=self.max_retries, retry_exceptions=True,
             name=f"nasi-{getattr(fn, '__name__', 'task')}")
         shared_ref = ray.put(shared)
-        pending = [task.remote(fn, job, shared_ref, device) for job in jobs]
+        pack = pack_scores()  # Ray pickles with cloudpickle: __main__ scores travel by value
+        pending = [task.remote(fn, job, shared_ref, device, pack) for job in jobs]
         failures = []
         try:
             while pending:
@@ -240,14 +253,15 @@ class _BadInput:
     error: BaseException
 
 
-def _ray_task(fn: JobFn, job: Job, shared, device: str):
-    """A Ray task: bad input comes back as a value (Ray would retry an exception)."""
+def _ray_task(fn: JobFn, job: Job, shared, device: str, pack=None):
+    """A Ray task: the user's scores installed (harness.scoring.shipping); bad input comes
+    back as a value (Ray would retry an exception)."""
     from harness.cli import user_error_types
 
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("this Ray task was given a GPU but torch sees no CUDA device")
     try:
-        return fn(job, shared, device)
+        return run_with_scores(pack, fn, job, shared, device)
     except user_error_types() as exc:
         return _BadInput(exc)
 

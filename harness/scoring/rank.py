@@ -22,9 +22,11 @@ from harness.progress import READING_BENCHMARK, ProgressCallback
 from harness.provenance import environment
 from harness.scoring.cache import CacheError, ScoreCache
 from harness.scoring.engine import EngineStats, score_archs
+from harness.scoring.executors import LocalExecutor
 from harness.summary import EngineInfo, RunConfig, RunSummary, ScoreInfo
 from nasi.data import batch_fingerprint, load_batch_with_info
 from nasi.datasets import DATASETS
+from nasi.device import resolve_device
 from nasi.scores import get_score
 from nasi.scoring import ScoreConfig
 from nasi.space import NUM_ARCHS, all_archs
@@ -60,9 +62,12 @@ def ground_truth_columns(table: pd.DataFrame) -> list[str]:
     return acc + [c for c in cost if c in table.columns]
 
 
-def rank(request: RankRequest, device, executor) -> Ranking:
+def rank(request: RankRequest, device=None, executor=None) -> Ranking:
     """Score and join; ``executor`` from :func:`harness.scoring.executors.make_executor`
-    (closed here), ``device`` the torch device this process scores on."""
+    (closed here; None: a :class:`LocalExecutor` on the usable cores), ``device`` the torch
+    device this process scores on (None: CUDA when available, else the CPU)."""
+    device = resolve_device(device)
+    executor = LocalExecutor(device=device) if executor is None else executor
     t_start = time.monotonic()
     cfg, names = request.config, list(request.scores)
     indices = list(range(NUM_ARCHS)) if request.indices is None else list(request.indices)
