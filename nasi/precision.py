@@ -6,6 +6,10 @@ score's accumulation stay float32 / float64; only the convolutions and matmuls o
 forward (and of its backward) run in bfloat16. It is offered on CUDA and on CPUs with bfloat16
 instructions (AVX512-BF16 or AMX-BF16); elsewhere oneDNN emulates bfloat16, slower than
 float32, so it is refused rather than silently made slow.
+Scores that record activations with forward hooks (fisher, naswot, ntk_trace_hnas,
+ntk_cond, jacob_cov's input Jacobian) see them in bfloat16; synflow scores a float64 copy of the
+network, which autocast leaves in float64. Agreement with float32 is measured for ``nasi``
+(``python -m harness.perf --agreement``).
 
 ``tf32`` lets CUDA convolutions and matmuls use TensorFloat-32. torch enables it for cuDNN
 convolutions by default; a ``fp32`` run switches it off, so fp32 means float32 everywhere.

@@ -197,3 +197,18 @@ def test_perf_bad_arguments_are_refused_before_any_work(args, needle, capsys):
     assert run(perf_main, args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
+
+
+def test_every_score_runs_under_bf16_near_its_fp32_value():
+    from nasi.scores import available_scores
+
+    names = sorted(available_scores())
+    x, y = batch(4)
+    arch = Arch.from_index(6111)
+    with cpu_threads(1):
+        values = {p: score_architecture(arch, names, ScoreConfig(batch_size=4, C=4, N=1,
+                                                                 precision=p), x, y)
+                  for p in ("fp32", "bf16")}
+    for n in names:  # a hook that mixes bfloat16 and float32 tensors fails here
+        assert np.isfinite(values["bf16"][n]), n
+        assert values["bf16"][n] == pytest.approx(values["fp32"][n], rel=0.25), n
