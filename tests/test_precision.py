@@ -212,3 +212,24 @@ def test_every_score_runs_under_bf16_near_its_fp32_value():
     for n in names:  # a hook that mixes bfloat16 and float32 tensors fails here
         assert np.isfinite(values["bf16"][n]), n
         assert values["bf16"][n] == pytest.approx(values["fp32"][n], rel=0.25), n
+
+
+def test_blackbox_searches_score_in_the_precision_asked_and_keep_fp32_identities():
+    from nasi.blackbox import BlackBoxConfig
+
+    fields_before = {"method", "objective", "evals", "seconds", "population", "tournament",
+                     "dataset", "batch_size", "labels", "data", "C", "N", "seed"}
+    assert set(BlackBoxConfig().as_dict()) == fields_before  # stored searches still resume
+    bf16 = BlackBoxConfig(precision="bf16")
+    assert bf16.as_dict()["precision"] == "bf16"
+    assert bf16.replace(seed=3).score_config().precision == "bf16"
+    assert BlackBoxConfig().score_config().precision == "fp32"
+
+
+def test_search_precision_is_refused_for_nasis_supernet_search(capsys, tmp_path):
+    from harness.cli.search import main as search_main
+
+    args = ["--method", "nasi", "--precision", "bf16", "--out", str(tmp_path / "o")]
+    assert run(search_main, args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--precision does not apply to --method nasi" in err[0]
