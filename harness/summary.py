@@ -7,7 +7,8 @@ in memory from the rank command). Unknown keys are refused, missing optional one
 "not recorded" (None) and are not written back, so a hand-written summary stays honest.
 
 Format versions: 0 = written before the field ``format_version`` existed (same layout as 1);
-1 = current.
+1 = before ``config.precision`` / ``config.tf32`` (every such run scored in float32, so it
+reads as precision "fp32"); 2 = current.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 from harness.errors import UserError
 
 RANK_KIND = "nasi-harness.rank"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+PRECISION_SINCE = 2  # format version that records config.precision
 
 
 class SummaryError(UserError):
@@ -43,6 +45,8 @@ class RunConfig:
     seed: int | None = None
     C: int | None = None
     N: int | None = None
+    precision: str | None = None  # fp32 | bf16 (nasi.precision)
+    tf32: bool | None = None
     scores: list[str] = field(default_factory=list)
     benchmark: str | None = None
     selection: dict | None = None
@@ -121,6 +125,8 @@ class RunSummary:
             raise SummaryError(f"{source} has no config.dataset")
         raw_scores = data.get("scores") if isinstance(data.get("scores"), dict) else {}
         config = {"scores": list(raw_scores), **config}
+        if version < PRECISION_SINCE:
+            config.setdefault("precision", "fp32")
         _refuse_unknown(config, RunConfig, f"{source} config")
         if not config["scores"]:
             raise SummaryError(f"{source} names no score (config.scores)")
@@ -165,6 +171,7 @@ def _refuse_unknown(data: dict, cls, source: str) -> None:
 
 
 SEARCH_KIND = "nasi-harness.search"
+SEARCH_FORMAT_VERSION = 1  # search summaries did not change with rank's version 2
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,7 @@ class SearchSummary:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(
         timespec="seconds"))
     kind: str = SEARCH_KIND
-    format_version: int = FORMAT_VERSION
+    format_version: int = SEARCH_FORMAT_VERSION
 
     def to_json(self) -> dict:
         """A JSON-ready dict; ``runs`` / ``stats`` repeat the first group's for readers of
@@ -204,9 +211,9 @@ class SearchSummary:
         if not isinstance(data, dict) or data.get("kind") != SEARCH_KIND:
             raise SummaryError(f"{source} is not a harness.search summary")
         version = data.get("format_version", 0)
-        if not isinstance(version, int) or not 0 <= version <= FORMAT_VERSION:
+        if not isinstance(version, int) or not 0 <= version <= SEARCH_FORMAT_VERSION:
             raise SummaryError(f"{source} has format_version {version!r}; this harness reads "
-                               f"0..{FORMAT_VERSION}")
+                               f"0..{SEARCH_FORMAT_VERSION}")
         known = {f.name for f in fields(cls)} | {"runs", "stats"}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -34,6 +34,7 @@ import numpy as np
 
 from .datasets import get_dataset
 from .objective import Archive, Evaluation, Evaluator, Objective, ObjectiveError
+from .precision import PRECISIONS
 from .space import EDGES, NUM_ARCHS, OPS, Arch, all_archs
 from .supernet import index_of
 
@@ -59,6 +60,7 @@ class BlackBoxConfig:
     C: int = 16
     N: int = 5
     seed: int = 0
+    precision: str = "fp32"  # of the scored networks (nasi.precision)
 
     def __post_init__(self):
         object.__setattr__(self, "dataset", get_dataset(self.dataset).name)
@@ -74,13 +76,20 @@ class BlackBoxConfig:
             (self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}"),
             (self.C >= 1 and self.N >= 1, f"C and N must be >= 1, got C={self.C} N={self.N}"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            (self.precision in PRECISIONS,
+             f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise ObjectiveError(msg)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields; ``precision`` only when not fp32, so that float32 searches keep the
+        identity (stored files, resume) they had before the option existed."""
+        out = asdict(self)
+        if out["precision"] == "fp32":
+            del out["precision"]
+        return out
 
     def replace(self, **kw) -> BlackBoxConfig:
         return BlackBoxConfig(**{**self.as_dict(), **kw})
@@ -91,7 +100,7 @@ class BlackBoxConfig:
 
         return ScoreConfig(dataset=self.dataset, batch_size=self.batch_size,
                            labels=self.labels, data=self.data, seed=self.seed, C=self.C,
-                           N=self.N)
+                           N=self.N, precision=self.precision)
 
 
 @dataclass

@@ -222,6 +222,10 @@ class NB201Network(nn.Module):
     batch statistics and gradients with a fraction of the activation memory (harness.oom's
     first answer to an out-of-memory error). Forward hooks on modules inside the cells then
     fire twice (forward and recomputation).
+
+    ``autocast_dtype = torch.bfloat16`` (set after construction, see nasi.precision) runs the
+    forward under autocast and returns float32 logits, so the loss and all that follows stay
+    float32.
     """
 
     def __init__(self, arch: Arch, num_classes: int = 10, C: int = 16, N: int = 5,
@@ -247,8 +251,16 @@ class NB201Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
         self.checkpoint_cells = False
+        self.autocast_dtype: torch.dtype | None = None
 
     def forward(self, x):
+        if self.autocast_dtype is None:
+            return self._forward(x)
+        with torch.autocast(x.device.type, dtype=self.autocast_dtype):
+            logits = self._forward(x)
+        return logits.float()
+
+    def _forward(self, x):
         x = self.stem(x)
         recompute = self.checkpoint_cells and torch.is_grad_enabled()
         for cell in self.cells:

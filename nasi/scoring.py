@@ -19,6 +19,7 @@ from torch import nn
 from .datasets import get_dataset
 from .init import INITS, apply_init
 from .network import NB201Network
+from .precision import PRECISIONS, autocast_dtype, cuda_tf32
 from .scores import ScoreError, ScoringContext, get_score
 from .scores.context import LOSSES
 from .space import Arch
@@ -41,6 +42,8 @@ class ScoreConfig:
     seed: int = 0
     C: int = 16
     N: int = 5
+    precision: str = "fp32"  # fp32 (reference) | bf16 autocast forward (nasi.precision)
+    tf32: bool = False  # CUDA TensorFloat-32 convolutions / matmuls
 
     def __post_init__(self):
         object.__setattr__(self, "dataset", get_dataset(self.dataset).name)
@@ -51,6 +54,8 @@ class ScoreConfig:
             (self.bn in BN_MODES, f"bn mode must be one of {BN_MODES}"),
             (self.init in INITS, f"init must be one of {INITS}"),
             (self.C >= 1 and self.N >= 1, "C and N must be >= 1"),
+            (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
+            (isinstance(self.tf32, bool), "tf32 must be True or False"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -60,9 +65,19 @@ class ScoreConfig:
         return asdict(self)
 
     def key(self, batch_fingerprint: str) -> str:
-        """Stable id of (config, exact batch) for caches: 16 hex chars."""
-        blob = json.dumps({**self.as_dict(), "batch": batch_fingerprint}, sort_keys=True)
+        """Stable id of (config, exact batch) for caches: 16 hex chars. The precision options
+        enter only when not the default, so float32 keys are those of earlier versions."""
+        blob = json.dumps({**self.key_dict(), "batch": batch_fingerprint}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def key_dict(self) -> dict:
+        """:meth:`as_dict` without precision options at their float32 defaults."""
+        out = self.as_dict()
+        if out["precision"] == "fp32":
+            del out["precision"]
+        if not out["tf32"]:
+            del out["tf32"]
+        return out
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -93,6 +108,7 @@ def build_scoring_model(arch: Arch, cfg: ScoreConfig, device: torch.device | str
         model.to(memory_format=torch.channels_last)
     model.train(cfg.bn == "train")
     model.checkpoint_cells = checkpoint
+    model.autocast_dtype = autocast_dtype(cfg.precision)
     return model
 
 
@@ -110,11 +126,12 @@ def score_architecture(arch: Arch, names: list[str], cfg: ScoreConfig, x: torch.
                          get_dataset(cfg.dataset).num_classes, cfg.loss, make_model,
                          arch=arch, config=cfg)
     out: dict[str, float] = {}
-    for s in scores:
-        if s.needs_network and not arch.is_connected:
-            out[s.name] = s.disconnected_value  # the network ignores its input; not run
-        else:
-            out[s.name] = float(s.fn(ctx))
+    with cuda_tf32(device, cfg.tf32):
+        for s in scores:
+            if s.needs_network and not arch.is_connected:
+                out[s.name] = s.disconnected_value  # the network ignores its input; not run
+            else:
+                out[s.name] = float(s.fn(ctx))
     return out
 
 

@@ -226,6 +226,8 @@ def test_corrupt_cache_is_moved_aside_with_a_notice(tmp_path):
     (["--data", "/nonexistent/cifar"], "/nonexistent/cifar"),
     (["--device", "tpu9"], "unknown device"),
     (["--workers", "0"], "--workers must be >= 1"),
+    (["--device", "cpu", "--tf32"], "--tf32 needs a CUDA device"),
+    (["--precision", "fp16"], "invalid choice"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path, args, needle):
     proc = rank("--out", str(tmp_path / "o"), "--cache", str(tmp_path / "c.sqlite"), *args,

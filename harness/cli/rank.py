@@ -21,6 +21,7 @@ from harness.scoring.executors import make_executor
 from harness.scoring.rank import DEFAULT_CACHE, RankRequest, rank
 from harness.summary import RunSummary
 from nasi.device import resolve_device
+from nasi.precision import PRECISIONS, check_precision
 from nasi.scores import available_scores, parse_score_list
 from nasi.scores.plugins import load_plugins
 from nasi.scoring import BN_MODES, LABEL_MODES, ScoreConfig
@@ -88,6 +89,19 @@ def _score_config_options(p: Parser) -> None:
                    help="stem width C of the networks (benchmark: 16); smaller = cheap variant")
     p.add_argument("--cells", type=int, default=5,
                    help="cells per stage N (benchmark: 5); smaller = cheap variant")
+    precision_options(p)
+
+
+def precision_options(p: Parser) -> None:
+    """--precision and --tf32 (see nasi.precision); shared with harness.perf."""
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="fp32: float32, the reference (default); bf16: the network's forward "
+                        "under bfloat16 autocast, loss and gradient norms in float32 (CUDA, or "
+                        "a CPU with AVX512-BF16/AMX-BF16; refused elsewhere). Recorded in the "
+                        "summary and the cache key")
+    p.add_argument("--tf32", action="store_true",
+                   help="CUDA only: TensorFloat-32 convolutions and matmuls (off by default, "
+                        "so fp32 is float32 throughout); recorded like --precision")
 
 
 def _scale_out_options(p: Parser) -> None:
@@ -166,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     names = parse_score_list(args.score)
     cfg = ScoreConfig(dataset=args.dataset, batch_size=args.batch_size, labels=args.labels,
                       data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed,
-                      C=args.width, N=args.cells)
+                      C=args.width, N=args.cells, precision=args.precision, tf32=args.tf32)
+    check_precision(cfg.precision, cfg.tf32, resolve_device(args.device))
     out = prepare_out_dir(args.out)
     indices, selection = select_indices(args)
     # with Ray the tasks choose their device; this process only reads the cache
@@ -190,7 +205,8 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
     cfg = summary.config
     print(f"scored {summary.n_archs} architectures on {cfg.dataset} "
           f"(b={cfg.batch_size}, labels={cfg.labels}, data={cfg.data}, "
-          f"seed={cfg.seed}, device={summary.environment['device']}) "
+          f"seed={cfg.seed}, precision={cfg.precision}{'+tf32' if cfg.tf32 else ''}, "
+          f"device={summary.environment['device']}) "
           f"in {summary.wall_time_s:.1f} s "
           f"({summary.engine.classes_computed} networks run, "
           f"{summary.engine.classes_cached} classes from cache)")

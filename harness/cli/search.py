@@ -56,7 +56,7 @@ METHODS = ("evolution", "random", "reinforce", "nasi")
 NASI_ONLY = ("steps", "mu", "nu", "nu_mode", "nu_quantile", "tau", "scale", "bn", "estimator",
              "st", "redraw_every", "exact_from")
 BLACKBOX_ONLY = ("objective", "evals", "budget_seconds", "population", "tournament",
-                 "runs_dir")
+                 "runs_dir", "precision")
 
 
 def _nasi_options(p: Parser) -> None:
@@ -117,6 +117,10 @@ def _blackbox_options(p: Parser) -> None:
     g.add_argument("--population", type=int, help=f"evolution: population (default {d.population})")
     g.add_argument("--tournament", type=int,
                    help=f"evolution: tournament sample size (default {d.tournament})")
+    g.add_argument("--precision", choices=("fp32", "bf16"),
+                   help="of the scored networks: fp32 (default, the reference) or bf16 "
+                        "autocast forward (CUDA, or a CPU with AVX512-BF16/AMX-BF16); see "
+                        "harness.rank --help")
 
 
 def build_parser() -> Parser:
@@ -236,6 +240,11 @@ def _check_args(args) -> list[dict]:
         if getattr(args, name) is not None:
             raise UserError(f"--{name.replace('_', '-')} does not apply to --method "
                             f"{args.method}")
+    if args.precision is not None and args.method != "nasi":
+        from nasi.device import resolve_device
+        from nasi.precision import check_precision
+
+        check_precision(args.precision, False, resolve_device(args.device))
     groups = search_groups(args.dataset, args.data, args.labels, args.transfer, args.agnostic,
                            args.data_cifar100, args.data_imagenet16)
     for g in groups:

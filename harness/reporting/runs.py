@@ -68,7 +68,12 @@ class Run:
                                                                           "real data")
         if self.data_mode == "real" and self.data not in ("real", ""):
             data = f"real data from {self.data}"
-        return f"{self.labels} labels, {data}"
+        return f"{self.labels} labels, {data}" + (
+            "" if self.precision == "fp32" else f", {self.precision} autocast")
+
+    @property
+    def precision(self) -> str:
+        return str(self.config.precision or "fp32")
 
     @property
     def device(self) -> str:
@@ -205,6 +210,8 @@ def label_runs(runs: list[Run]) -> None:
             base += f"-{r.labels}labels"
         if r.data_mode == "gaussian":
             base += "-gaussian"
+        if r.precision != "fp32":
+            base += f"-{r.precision}"
         bases.append(base)
     for i, (r, base) in enumerate(zip(runs, bases, strict=True)):
         r.label = base if bases.count(base) == 1 else f"{base}-run{i + 1}"

@@ -70,7 +70,7 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
     reps = class_representatives()
     wanted = sorted({a.iso_key for a in archs if a.is_connected},
                     key=lambda k: reps[k].index)
-    results = _from_cache(cache, key, wanted, net_names, {**cfg.as_dict(),
+    results = _from_cache(cache, key, wanted, net_names, {**cfg.key_dict(),
                                                            "batch": batch_fingerprint})
     todo = [k for k in wanted if any(n not in results[k] for n in net_names)]
     stats.classes_total = len(wanted)

@@ -11,6 +11,9 @@ networks have the same weights (same seed), so the scores agree up to float32 su
 (the float64 equality is a unit test). Both run on the same fixed random architecture sample
 and the same batch. GFLOP/s use the benchmark's FLOP formula: 2 x MACs per image x batch x 3
 (forward + backward).
+
+``precision`` (nasi.precision) applies to ours only: the straightforward loop stays float32,
+the reference, so ``scores_agree`` then measures bf16 against float32 as well.
 """
 
 from __future__ import annotations
@@ -63,6 +66,14 @@ def conv_peak_gflops(device, seconds: float = 2.0) -> float:
     return best
 
 
+def perf_batch(batch_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed benchmark batch: N(0, 1) CIFAR-shaped images and random labels (seed 0)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, 3, 32, 32, generator=gen).to(device)
+    y = torch.randint(0, 10, (batch_size,), generator=gen).to(device)
+    return x, y
+
+
 def _timed(fn, archs, device):
     values, t = [], time.perf_counter()
     for a in archs:
@@ -72,7 +83,7 @@ def _timed(fn, archs, device):
     return values, time.perf_counter() - t
 
 
-def _engine_timed(executor: LocalExecutor, archs, cfg, x, y, device):
+def engine_timed(executor: LocalExecutor, archs, cfg, x, y, device):
     """Scores of ``archs`` by the engine and its executor (one network per class,
     disconnected: 0) and the wall time, the workers started and warmed up (two classes)
     beforehand."""
@@ -87,14 +98,15 @@ def _engine_timed(executor: LocalExecutor, archs, cfg, x, y, device):
 
 
 def measure(n: int = 100, batch_size: int = 64, seed: int = 2022,
-            device: torch.device | None = None, workers: int | None = None) -> dict:
+            device: torch.device | None = None, workers: int | None = None,
+            precision: str = "fp32", tf32: bool = False) -> dict:
     """Time both paths on ``n`` architectures (``sample_indices(n, seed)``) and on ``n``
     class representatives; the JSON-ready result (see the module docstring)."""
     device = device or torch.device("cpu")
     cfg = ScoreConfig(batch_size=batch_size, data="gaussian")
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, 3, 32, 32, generator=gen).to(device)
-    y = torch.randint(0, 10, (batch_size,), generator=gen).to(device)
+    ours_cfg = ScoreConfig(batch_size=batch_size, data="gaussian", precision=precision,
+                           tf32=tf32)
+    x, y = perf_batch(batch_size, device)
     archs = [all_archs()[i] for i in sample_indices(n, seed)]
     reps = class_representatives()
 
@@ -110,11 +122,13 @@ def measure(n: int = 100, batch_size: int = 64, seed: int = 2022,
         n, len(conn_reps)), replace=False)
     class_sample = [conn_reps[int(i)] for i in sorted(pick)]
     with LocalExecutor(device=device, workers=workers, min_pool_jobs=0) as executor:
-        our_vals, our_s = _engine_timed(executor, archs, cfg, x, y, device)
-        _, class_s = _engine_timed(executor, class_sample, cfg, x, y, device)
+        our_vals, our_s = engine_timed(executor, archs, ours_cfg, x, y, device)
+        _, class_s = engine_timed(executor, class_sample, ours_cfg, x, y, device)
     timing = {"ref": (ref_vals, ref_s), "ours": (our_vals, our_s),
               "classes": (len(class_sample), class_s)}
-    return _result(archs, timing, batch_size, seed, device, executor.describe())
+    result = _result(archs, timing, batch_size, seed, device, executor.describe())
+    result["precision"] = {"ours": precision, "straightforward": "fp32", "tf32": tf32}
+    return result
 
 
 def _result(archs, timing, batch_size, seed, device, executor_info) -> dict:

@@ -101,7 +101,9 @@ def _setup(cfg: dict) -> str:
     return (f"{method}; objective `{cfg['objective']}`: {cfg['objective_description']}; "
             f"budget {budget}; standalone benchmark networks C={cfg['C']} N={cfg['N']}, "
             f"one batch of b={cfg['batch_size']} per search (seeded by the search seed), "
-            "one network per isomorphism class")
+            "one network per isomorphism class"
+            + ("" if cfg.get("precision", "fp32") == "fp32" else
+               f", forward in {cfg['precision']} autocast (nasi.precision)"))
 
 
 def render_report(summary: dict) -> str:

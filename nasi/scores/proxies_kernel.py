@@ -161,6 +161,9 @@ def per_sample_sq_norms(module: nn.Module, act: torch.Tensor, back: torch.Tensor
     """||grad1_i||^2 for each image i: autograd-hacks' per-sample weight gradient
     (activation x backprop of image i) of a Conv2d or Linear layer, squared Frobenius norm."""
     n = act.shape[0]
+    # bf16 autocast records bfloat16 tensors: the sums run in float32 at least
+    dtype = torch.promote_types(torch.promote_types(act.dtype, back.dtype), torch.float32)
+    act, back = act.to(dtype), back.to(dtype)
     if isinstance(module, nn.Linear):
         return act.pow(2).sum(1) * back.pow(2).sum(1)  # ||b_i a_i^T||^2 = ||a_i||^2 ||b_i||^2
     g = module.groups
