@@ -61,7 +61,7 @@ BLACKBOX_ONLY = ("objective", "evals", "budget_seconds", "population", "tourname
 
 def _nasi_options(p: Parser) -> None:
     from nasi.search import SearchConfig
-    from nasi.supernet import BN_MODES, ST_MODES
+    from nasi.supernet import CELL_BN_KINDS, ST_MODES
 
     d = SearchConfig()
     g = p.add_argument_group("the NASI replication (--method nasi)")
@@ -79,7 +79,7 @@ def _nasi_options(p: Parser) -> None:
     g.add_argument("--scale", choices=("log", "linear"),
                    help="penalised reward on log s (ours, default) or on s (Eq. 14 literally); "
                         "see nasi.search")
-    g.add_argument("--bn", choices=BN_MODES,
+    g.add_argument("--bn", choices=CELL_BN_KINDS,
                    help="cell BatchNorm: nb201 (affine, as nasi.network) or batch (affine=False, "
                         f"track_running_stats=False, as NATS-algos) (default {d.bn})")
     g.add_argument("--estimator", choices=("st", "reinforce"),
