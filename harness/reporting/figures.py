@@ -12,7 +12,8 @@ from harness.analysis import tables as T
 from harness.reporting import plots as P
 from harness.reporting.analyse import Analysis
 from harness.reporting.markdown import num, target_text
-from harness.reporting.runs import PRETTY, Run, safe_name, targets_of
+from harness.reporting.runs import Run, safe_name, targets_of
+from nasi.datasets import display_name
 
 
 def _stats_text(corr: pd.DataFrame, run: Run, score: str, target: str) -> str:
@@ -113,7 +114,7 @@ def _agnostic_figures(an: Analysis, out: Path, figs: Figures) -> None:
             P.plot_agnostic(C.as_float(j[f"{score}_ref"]), C.as_float(j[f"{score}_var"]),
                             out / rel, score=score, ref_label=f"{ref.mode_text}",
                             var_label=f"{var.mode_text}",
-                            context=f"{PRETTY[var.dataset]}, batch {c.batch_size}, seed "
+                            context=f"{display_name(var.dataset)}, batch {c.batch_size}, seed "
                                     f"{c.seed}; runs {ref.label} vs {var.label}",
                             stats_text=stats_text)
             figs.setdefault("agnostic", []).append(
@@ -123,5 +124,5 @@ def _agnostic_figures(an: Analysis, out: Path, figs: Figures) -> None:
 
 def _col_tick(dataset: str) -> str:
     col = TEST_COLUMN.get(dataset)
-    return f"{PRETTY.get(dataset, dataset)}\n({ACCURACY_COLUMNS[col].eval_set})" if col \
+    return f"{display_name(dataset)}\n({ACCURACY_COLUMNS[col].eval_set})" if col \
         else str(dataset)

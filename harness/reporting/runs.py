@@ -13,11 +13,7 @@ from benchmarks.columns import ACCURACY_COLUMNS, TEST_COLUMN
 from harness.analysis import correlation as C
 from harness.errors import UserError
 from harness.summary import RunConfig, RunSummary
-from nasi.datasets import DATASETS, get_dataset
-
-DATASET_ORDER = ("cifar10", "cifar100", "ImageNet16-120")
-PRETTY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
-
+from nasi.datasets import DATASETS, display_name, get_dataset
 
 # accuracy columns of the embedded table (filled in when a ranking.csv lacks them)
 _EMBEDDED_ACCURACY = ("cifar10_test", "cifar10_valid", "cifar10_valid_oritest", "cifar100_test",
@@ -83,7 +79,7 @@ class Run:
     def context(self) -> str:
         """One line saying what every number of this run was computed from."""
         c = {k: "?" if v is None else v for k, v in asdict(self.config).items()}
-        return (f"scores computed on {PRETTY.get(self.dataset, self.dataset)} ({self.mode_text}), "
+        return (f"scores computed on {display_name(self.dataset)} ({self.mode_text}), "
                 f"batch {c['batch_size']}, seed {c['seed']}, "
                 f"loss {c['loss']}, BN {c['bn']}, init {c['init']}, "
                 f"device {self.device}; {self.n:,} archs")
