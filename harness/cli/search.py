@@ -120,6 +120,7 @@ def _blackbox_options(p: Parser) -> None:
 
 
 def build_parser() -> Parser:
+    from nasi.data import LABEL_MODES  # with torch, as the method options below
     p = Parser(prog="python -m harness.search", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", default="evolution", choices=METHODS,
@@ -137,7 +138,7 @@ def build_parser() -> Parser:
                    help="network width C (default: 16, the benchmark's, for black-box methods; "
                         "supernet 8 for nasi)")
     p.add_argument("--cells", type=int, help="cells per stage N (default 5)")
-    p.add_argument("--labels", default="true", choices=("true", "random"),
+    p.add_argument("--labels", default="true", choices=LABEL_MODES,
                    help="true or uniformly random labels (default true)")
     p.add_argument("--data", default="real",
                    help="real (embedded CIFAR-10 test sample; CIFAR-10 only), gaussian, or a "
