@@ -10,7 +10,8 @@ from ..datasets import get_dataset
 
 
 class BatchStream:
-    """A fresh mini-batch per step from a seeded generator (see the module docstring)."""
+    """A fresh mini-batch per step from a seeded generator (:mod:`nasi.search`, "Fresh
+    batches"): real data and paths are read once into a pool, Gaussian data drawn per step."""
 
     POOL_SIZES = (4096, 2048, 1024, 500, 256, 128)
 
@@ -29,8 +30,7 @@ class BatchStream:
                     continue
                 try:
                     self.pool_x, self.pool_y = load_batch(self.spec.name, data, n,
-                                                          seed=pool_seed,
-                                                          labels="true")
+                                                          seed=pool_seed, labels="true")
                     break
                 except DataError as exc:  # pool smaller than n: try the next size
                     last = exc
