@@ -21,12 +21,12 @@ from nasi.space import NUM_ARCHS, all_archs
 
 from .columns import ACCURACY_COLUMNS, TEST_COLUMN, describe  # noqa: F401
 from .embedded import load_embedded
+from .errors import BenchmarkError
 
 EMBEDDED = "embedded"
 
-
-class BenchmarkError(Exception):
-    """A benchmark source that cannot be read; the message names the path and what to do."""
+__all__ = ["ACCURACY_COLUMNS", "EMBEDDED", "TEST_COLUMN", "BenchmarkError", "describe",
+           "load_benchmark", "with_structure"]
 
 
 def load_benchmark(source: str | Path | None = None, *, cache_dir: str | Path | None = None,

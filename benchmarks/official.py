@@ -58,8 +58,8 @@ import pandas as pd
 
 from nasi.space import NUM_ARCHS, all_archs
 
-from . import BenchmarkError
 from .columns import ACCURACY_COLUMNS, Column
+from .errors import BenchmarkError
 
 log = logging.getLogger(__name__)
 # progress(records read, records in all), called after every record; the harness passes its

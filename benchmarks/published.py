@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks.columns import ACCURACY_COLUMNS
+from nasi.datasets import DATASET_ORDER
 
 KENDALL, SPEARMAN, PEARSON = "kendall_tau", "spearman_rho", "pearson"
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+DATASETS = DATASET_ORDER  # our dataset names, in report order
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ _ZICO_TABLE = [
     ("ZiCo", ("zico",), (0.61, 0.61, 0.60), (0.80, 0.81, 0.79)),
 ]
 
-_NTK_SCORES = ("nasi", "ntk_persample", "ntk_exact", "ntk_trace")
+# The NTK-trace scores of the registry: NASI's three (Eq. 12, 11, 9) and HNAS's trace. TE-NAS's
+# condition number (ntk_cond) is lower-is-better, so a positive correlation does not apply to it.
+_NTK_SCORES = ("nasi", "ntk_persample", "ntk_exact", "ntk_trace_hnas")
 _NTK_KW = dict(_ZICO_KW, source="ZiCo (Li et al., ICLR 2023), App. E.1 Table 3, row "
                                  "'NTK [TE-NAS, NASI]' (computed with the official code)",
                note="ZiCo does not say which NTK statistic (trace or condition number); NASI's "

@@ -25,16 +25,17 @@ and scores give the same search.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import seeding
 from .datasets import get_dataset
 from .objective import Archive, Evaluation, Evaluator, Objective, ObjectiveError
 from .precision import PRECISIONS
+from .search.update import decode, running_max_update
 from .space import EDGES, NUM_ARCHS, OPS, Arch, all_archs
 from .supernet import index_of
 
@@ -126,11 +127,6 @@ class BlackBoxResult:
                 "config": self.config.as_dict(), "device": self.device}
 
 
-def derive_seed(seed: int, purpose: str) -> int:
-    digest = hashlib.sha256(f"nasi.blackbox:{int(seed)}:{purpose}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
 class _Run:
     """Budget bookkeeping and the archive shared by every method."""
 
@@ -191,8 +187,6 @@ def random_search(run: _Run, rng: np.random.Generator) -> int:
 
 
 def one_step_reinforce(run: _Run, rng: np.random.Generator) -> int:
-    from .search import decode, running_max_update
-
     G: list[np.ndarray] = []
     past: list[float] = []
     uniform = np.full((len(EDGES), len(OPS)), 1.0 / len(OPS))
@@ -218,7 +212,7 @@ def run_blackbox(cfg: BlackBoxConfig, evaluate: Evaluator, device: str = "cpu"
     """Run ``cfg.method`` with ``evaluate`` (an :mod:`nasi.objective` evaluator)."""
     t0 = time.perf_counter()
     run = _Run(cfg, evaluate)
-    rng = np.random.default_rng(derive_seed(cfg.seed, cfg.method))
+    rng = np.random.default_rng(seeding.derive_seed(seeding.BLACKBOX, cfg.seed, cfg.method))
     index = SEARCHES[cfg.method](run, rng)
     if run.archive and index in run.archive.indices:
         fitness = run.archive.fitness(run.archive.values[run.archive.indices.index(index)])

@@ -1,10 +1,10 @@
 """Score one architecture under one fully specified, recorded configuration.
 
 Reproducibility: the network of an architecture is initialised from a seed derived from
-(global seed, isomorphism key), so a score depends neither on the order in which
-architectures are scored nor on sharding or resuming, and isomorphic architectures (which
-build the same network) share one score. The mini-batch is fixed per run (see nasi.data) and
-identified by its fingerprint.
+(global seed, isomorphism key) (:func:`nasi.seeding.arch_seed`), so a score depends neither
+on the order in which architectures are scored nor on sharding or resuming, and isomorphic
+architectures (which build the same network) share one score. The mini-batch is fixed per
+run (see nasi.data) and identified by its fingerprint.
 """
 
 from __future__ import annotations
@@ -16,16 +16,19 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
+from .data import LABEL_MODES
 from .datasets import get_dataset
 from .init import INITS, apply_init
 from .network import NB201Network
 from .precision import PRECISIONS, autocast_dtype, cuda_tf32
 from .scores import ScoreError, ScoringContext, get_score
 from .scores.context import LOSSES
+from .seeding import arch_seed
 from .space import Arch
 
-BN_MODES = ("train", "eval")
-LABEL_MODES = ("true", "random")
+# Which BatchNorm statistics a scored network uses: "train" = the batch's (as NB201 networks
+# at initialisation), "eval" = the running statistics.
+BN_STATISTICS_MODES = ("train", "eval")
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class ScoreConfig:
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.labels in LABEL_MODES, f"labels must be one of {LABEL_MODES}"),
             (self.loss in LOSSES, f"loss must be one of {LOSSES}"),
-            (self.bn in BN_MODES, f"bn mode must be one of {BN_MODES}"),
+            (self.bn in BN_STATISTICS_MODES, f"bn mode must be one of {BN_STATISTICS_MODES}"),
             (self.init in INITS, f"init must be one of {INITS}"),
             (self.C >= 1 and self.N >= 1, "C and N must be >= 1"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}"),
@@ -82,12 +85,6 @@ class ScoreConfig:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
-
-
-def arch_seed(seed: int, arch: Arch) -> int:
-    """Per-architecture init seed from (global seed, isomorphism key)."""
-    digest = hashlib.sha256(f"{seed}|{arch.iso_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def build_scoring_model(arch: Arch, cfg: ScoreConfig, device: torch.device | str = "cpu",

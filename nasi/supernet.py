@@ -53,7 +53,9 @@ from .network import ResNetBasicblock, make_op
 from .space import EDGES, NUM_NODES, OPS, Arch
 
 ST_MODES = ("chosen", "gdas", "full")
-BN_MODES = ("nb201", "batch")
+# The BatchNorm of the supernet's cell ops (module docstring): "nb201" = affine with running
+# statistics, as the benchmark's networks; "batch" = no affine, batch statistics only.
+CELL_BN_KINDS = ("nb201", "batch")
 NONE = OPS.index("none")
 
 
@@ -124,8 +126,8 @@ class Supernet(nn.Module):
     def __init__(self, num_classes: int = 10, C: int = 16, N: int = 5, bn: str = "nb201",
                  seed: int = 0):
         super().__init__()
-        if bn not in BN_MODES:
-            raise ValueError(f"bn must be one of {BN_MODES}, got {bn!r}")
+        if bn not in CELL_BN_KINDS:
+            raise ValueError(f"bn must be one of {CELL_BN_KINDS}, got {bn!r}")
         if C < 1 or N < 1:
             raise ValueError(f"C and N must be >= 1, got C={C}, N={N}")
         self.C, self.N, self.bn, self.num_classes, self.seed = C, N, bn, num_classes, seed
@@ -226,5 +228,5 @@ def standalone_from_supernet(net: Supernet, arch: Arch):
     return model.train()
 
 
-__all__ = ["BN_MODES", "ST_MODES", "SearchCell", "Supernet", "arch_of", "index_of",
+__all__ = ["CELL_BN_KINDS", "ST_MODES", "SearchCell", "Supernet", "arch_of", "index_of",
            "standalone_from_supernet"]

@@ -24,8 +24,9 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     argparse error must not pay for importing torch.
     """
     candidates = {
-        "benchmarks": "BenchmarkError", "nasi.datasets": "DatasetError", "nasi.space": "ArchError",
-        "nasi.scores.registry": "ScoreError", "nasi.data": "DataError",
+        "benchmarks.errors": "BenchmarkError", "nasi.datasets": "DatasetError",
+        "nasi.space": "ArchError", "nasi.scores.registry": "ScoreError",
+        "nasi.data_sources": "DataError",
         "harness.scoring.cache": "CacheError", "nasi.device": "DeviceError",
     }
     types: list[type[BaseException]] = [UserError]

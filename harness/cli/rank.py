@@ -20,11 +20,12 @@ from harness.reporting.report import write_report
 from harness.scoring.executors import make_executor
 from harness.scoring.rank import DEFAULT_CACHE, RankRequest, rank
 from harness.summary import RunSummary
+from nasi.data import LABEL_MODES
 from nasi.device import resolve_device
 from nasi.precision import PRECISIONS, check_precision
 from nasi.scores import available_scores, parse_score_list
 from nasi.scores.plugins import load_plugins
-from nasi.scoring import BN_MODES, LABEL_MODES, ScoreConfig
+from nasi.scoring import BN_STATISTICS_MODES, ScoreConfig
 from nasi.space import NUM_ARCHS, SAMPLE_METHOD, parse_arch, sample_indices
 
 
@@ -79,7 +80,7 @@ def _score_config_options(p: Parser) -> None:
                         "pickles, an image folder, ImageNet16 pickles) (default real)")
     p.add_argument("--loss", default="ce", choices=("ce", "mse"),
                    help="cross-entropy or MSE on one-hot labels (default ce)")
-    p.add_argument("--bn", default="train", choices=BN_MODES,
+    p.add_argument("--bn", default="train", choices=BN_STATISTICS_MODES,
                    help="BatchNorm: batch statistics as NB201 nets at init (train, default) or "
                         "running statistics (eval)")
     p.add_argument("--init", default="pytorch",

@@ -61,7 +61,7 @@ BLACKBOX_ONLY = ("objective", "evals", "budget_seconds", "population", "tourname
 
 def _nasi_options(p: Parser) -> None:
     from nasi.search import SearchConfig
-    from nasi.supernet import BN_MODES, ST_MODES
+    from nasi.supernet import CELL_BN_KINDS, ST_MODES
 
     d = SearchConfig()
     g = p.add_argument_group("the NASI replication (--method nasi)")
@@ -79,7 +79,7 @@ def _nasi_options(p: Parser) -> None:
     g.add_argument("--scale", choices=("log", "linear"),
                    help="penalised reward on log s (ours, default) or on s (Eq. 14 literally); "
                         "see nasi.search")
-    g.add_argument("--bn", choices=BN_MODES,
+    g.add_argument("--bn", choices=CELL_BN_KINDS,
                    help="cell BatchNorm: nb201 (affine, as nasi.network) or batch (affine=False, "
                         f"track_running_stats=False, as NATS-algos) (default {d.bn})")
     g.add_argument("--estimator", choices=("st", "reinforce"),
@@ -124,6 +124,7 @@ def _blackbox_options(p: Parser) -> None:
 
 
 def build_parser() -> Parser:
+    from nasi.data import LABEL_MODES  # with torch, as the method options below
     p = Parser(prog="python -m harness.search", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", default="evolution", choices=METHODS,
@@ -141,7 +142,7 @@ def build_parser() -> Parser:
                    help="network width C (default: 16, the benchmark's, for black-box methods; "
                         "supernet 8 for nasi)")
     p.add_argument("--cells", type=int, help="cells per stage N (default 5)")
-    p.add_argument("--labels", default="true", choices=("true", "random"),
+    p.add_argument("--labels", default="true", choices=LABEL_MODES,
                    help="true or uniformly random labels (default true)")
     p.add_argument("--data", default="real",
                    help="real (embedded CIFAR-10 test sample; CIFAR-10 only), gaussian, or a "

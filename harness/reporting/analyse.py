@@ -12,7 +12,8 @@ from benchmarks.columns import ACCURACY_COLUMNS, TEST_COLUMN
 from harness.analysis import correlation as C
 from harness.analysis import tables as T
 from harness.analysis.anchors import anchors_for, comparison_column, comparison_notes
-from harness.reporting.runs import DATASET_ORDER, Run, baselines_of, run_prefix, targets_of
+from harness.reporting.runs import Run, baselines_of, run_prefix, targets_of
+from nasi.datasets import DATASET_ORDER
 
 
 @dataclass

@@ -17,7 +17,8 @@ from harness.errors import UserError
 from harness.reporting import plots as P
 from harness.reporting.analyse import Analysis
 from harness.reporting.markdown import num, target_text
-from harness.reporting.runs import PRETTY, Run, safe_name, targets_of
+from harness.reporting.runs import Run, safe_name, targets_of
+from nasi.datasets import display_name
 
 FORMATS = ("png", "pdf", "svg")
 DEFAULT_FORMATS = ("png",)
@@ -159,5 +160,5 @@ def _agnostic_figures(an: Analysis, writer: _Writer) -> None:
 
 def _col_tick(dataset: str) -> str:
     col = TEST_COLUMN.get(dataset)
-    return f"{PRETTY.get(dataset, dataset)}\n({ACCURACY_COLUMNS[col].eval_set})" if col \
+    return f"{display_name(dataset)}\n({ACCURACY_COLUMNS[col].eval_set})" if col \
         else str(dataset)

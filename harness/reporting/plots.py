@@ -24,37 +24,22 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from benchmarks.columns import ACCURACY_COLUMNS  # noqa: E402
+from nasi.datasets import display_name  # noqa: E402
+from nasi.scores import available_scores  # noqa: E402
 
 DPI = 150
 LEGEND_FONT = 7
 HEXBIN_MIN_POINTS = 1500  # below this, plain scatter with alpha
-PRETTY_DATASET = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-                  "ImageNet16-120": "ImageNet16-120"}
 _SPLIT_WORD = {"ori-test": "test", "x-test": "test", "x-valid": "validation"}
-SCORE_LABELS = {
-    "nasi": "NASI score ||g||^2",
-    "ntk_persample": "NASI Eq. 11 score sum_x ||grad L_x||^2",
-    "ntk_exact": "exact NTK trace (NASI Eq. 9)",
-    "ntk_trace": "HNAS ntk_trace sqrt(tr/N)",
-    "params": "#params",
-    "flops": "FLOPs (M multiply-accumulates)",
-    "synflow": "synflow score",
-    "grad_norm": "grad_norm score",
-    "snip": "snip score",
-    "grasp": "grasp score",
-    "fisher": "fisher score",
-    "jacob_cov": "jacob_cov score",
-    "naswot": "NASWOT score log|K_H|",
-}
-
-
 def score_label(score: str) -> str:
-    """Short axis name of a score ('NASI score ||g||^2'); params_/flops_ columns included."""
-    if score in SCORE_LABELS:
-        return SCORE_LABELS[score]
+    """Short axis name of a score ('NASI score ||g||^2', the registry's label); params_/flops_
+    benchmark columns included."""
+    scores = available_scores()
+    if score in scores:
+        return scores[score].label
     for prefix in ("params", "flops"):
         if score.startswith(prefix + "_"):
-            return f"{SCORE_LABELS[prefix]} (benchmark column {score})"
+            return f"{scores[prefix].label} (benchmark column {score})"
     return f"{score} score"
 
 
@@ -64,7 +49,7 @@ def column_title(column: str) -> str:
     if col is None:
         return column
     split = _SPLIT_WORD.get(col.eval_set, col.eval_set)
-    return f"{PRETTY_DATASET.get(col.dataset, col.dataset)} {split} accuracy"
+    return f"{display_name(col.dataset)} {split} accuracy"
 
 
 def column_provenance(column: str) -> str:

@@ -13,12 +13,10 @@ from benchmarks.columns import ACCURACY_COLUMNS, TEST_COLUMN
 from harness.analysis import correlation as C
 from harness.errors import UserError
 from harness.summary import RunConfig, RunSummary
-from nasi.datasets import DATASETS, get_dataset
+from nasi.datasets import DATASETS, display_name, get_dataset
 from nasi.space import all_archs
 
-DATASET_ORDER = ("cifar10", "cifar100", "ImageNet16-120")
 UNKNOWN = "unknown"  # a setting the input does not record (scores from elsewhere)
-PRETTY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
 
 
 # accuracy columns of the embedded table (filled in when a ranking.csv lacks them)
@@ -109,10 +107,11 @@ class Run:
     def context(self) -> str:
         """One line saying what every number of this run was computed from."""
         c = {k: UNKNOWN if v is None else v for k, v in asdict(self.config).items()}
-        return (f"scores computed on {PRETTY.get(self.dataset, self.dataset)} ({self.mode_text}), "
+        return (f"scores computed on {display_name(self.dataset)} ({self.mode_text}), "
                 f"batch {c['batch_size']}, seed {c['seed']}, "
                 f"loss {c['loss']}, BN {c['bn']}, init {c['init']}, "
-                f"device {self.device}, float32; {self.n:,} archs")
+                f"device {self.device}, {'float32' if self.precision == 'fp32' else self.precision}; "
+                f"{self.n:,} archs")
 
 
 def _fill_ground_truth(df: pd.DataFrame, benchmark) -> list[str]:

@@ -11,7 +11,8 @@ from harness.analysis import tables as T
 from harness.analysis.anchors import METRIC_LABELS
 from harness.reporting.analyse import Analysis
 from harness.reporting.markdown import md_table, num, target_text, with_ci
-from harness.reporting.runs import DATASET_ORDER, PRETTY, UNKNOWN, Run
+from harness.reporting.runs import UNKNOWN, Run
+from nasi.datasets import DATASET_ORDER, display_name
 
 
 def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dict,
@@ -46,7 +47,7 @@ def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dic
         c = r.config
         known = [UNKNOWN if v is None else v for v in (c.batch_size, c.seed, c.loss, c.bn,
                                                        c.init, c.benchmark)]
-        rows.append([f"`{r.label}`", PRETTY[r.dataset], ", ".join(r.scores), r.labels, r.data,
+        rows.append([f"`{r.label}`", display_name(r.dataset), ", ".join(r.scores), r.labels, r.data,
                      *known, r.device,
                      f"{r.n:,}" + (f" ({r.n_connected:,})" if r.n_connected is not None else ""),
                      num(r.summary.wall_time_s, 1), f"`{r.given}`"])
@@ -76,7 +77,7 @@ def report_markdown(name: str, an: Analysis, figs, settings: dict, software: dic
 
 def _run_section(L, run: Run, an: Analysis, figs) -> None:
     add = L.append
-    add(f"## Run `{run.label}`: {PRETTY[run.dataset]}, {run.mode_text}\n")
+    add(f"## Run `{run.label}`: {display_name(run.dataset)}, {run.mode_text}\n")
     add(f"All numbers in this section: {run.context()} "
         f"({run.n_connected if run.n_connected is not None else '?'} connected); {run.source_kind} "
         f"`{run.given}`.\n")
@@ -186,7 +187,7 @@ def _transfer_section(L, an: Analysis, figs) -> None:
             rows = [[f"`{src}` (n = {int(ns[src]):,})"]
                     + [f"{num(kt.loc[src, d])} / {num(sp.loc[src, d])}" for d in kt.columns]
                     for src in kt.index]
-            add(md_table(["score from run"] + [f"{PRETTY[d]} test" for d in kt.columns], rows)
+            add(md_table(["score from run"] + [f"{display_name(d)} test" for d in kt.columns], rows)
                 + "\n")
     acc = tr[tr["kind"] == "accuracy"]
     if len(acc):
@@ -198,10 +199,10 @@ def _transfer_section(L, an: Analysis, figs) -> None:
             kt = T.transfer_matrix(part, "kendall_tau", subset)
             sp = T.transfer_matrix(part, "spearman_rho", subset)
             n = int(part["n"].max())
-            rows = [[f"{PRETTY[s]} test ({subset}, n = {n:,})"]
+            rows = [[f"{display_name(s)} test ({subset}, n = {n:,})"]
                     + [f"{num(kt.loc[s, d])} / {num(sp.loc[s, d])}" for d in kt.columns]
                     for s in kt.index]
-            add(md_table(["accuracy of"] + [f"{PRETTY[d]} test" for d in kt.columns], rows)
+            add(md_table(["accuracy of"] + [f"{display_name(d)} test" for d in kt.columns], rows)
                 + "\n")
     for caption, rels in figs.get("transfer", []):
         add(figure_markdown(caption, rels))

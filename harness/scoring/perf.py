@@ -31,7 +31,8 @@ from harness.scoring.engine import class_representatives, compute_classes
 from harness.scoring.executors import LocalExecutor
 from nasi.cost import closed_form
 from nasi.network import NB201Network
-from nasi.scoring import ScoreConfig, arch_seed
+from nasi.scoring import ScoreConfig
+from nasi.seeding import arch_seed
 from nasi.space import NUM_ARCHS, SAMPLE_METHOD, all_archs, sample_indices
 
 

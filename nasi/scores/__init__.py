@@ -12,7 +12,8 @@ from .context import ScoringContext
 from .registry import SCORES, Score, ScoreError, get_score, parse_score_list, register
 
 _MODULES = ("nasi.scores.ntk",)
-_EXTRA_MODULES = ("nasi.scores.proxies",)  # baseline proxies, when present
+# baseline proxies, when present (this order is the registry's order)
+_EXTRA_MODULES = ("nasi.scores.proxies", "nasi.scores.proxies_kernel")
 
 
 def _load_all() -> None:

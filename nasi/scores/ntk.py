@@ -29,14 +29,16 @@ from .registry import register
 _DISCONNECTED = 0.0
 
 
-@register("nasi", higher_is_better=True, disconnected_value=_DISCONNECTED,
+@register("nasi", label="NASI score ||g||^2",
+          higher_is_better=True, disconnected_value=_DISCONNECTED,
           description="NASI Eq. 12: ||grad_theta of the batch-mean loss||_2^2 over all "
                       "parameters, one mini-batch at initialisation")
 def nasi_score(ctx: ScoringContext) -> float:
     return squared_norm(ctx.loss_grads())
 
 
-@register("ntk_persample", higher_is_better=True, disconnected_value=_DISCONNECTED,
+@register("ntk_persample", label="NASI Eq. 11 score sum_x ||grad L_x||^2",
+          higher_is_better=True, disconnected_value=_DISCONNECTED,
           cost="one forward + b backward passes",
           description="NASI Eq. 11 middle term: sum over samples of ||grad_theta L_x||_2^2 "
                       "(train-mode BN: rows of the batched forward)")
@@ -50,7 +52,8 @@ def ntk_persample(ctx: ScoringContext) -> float:
     return total
 
 
-@register("ntk_exact", higher_is_better=True, disconnected_value=_DISCONNECTED,
+@register("ntk_exact", label="exact NTK trace (NASI Eq. 9)",
+          higher_is_better=True, disconnected_value=_DISCONNECTED,
           cost="one forward + b x classes backward passes (slow on CPU: minutes per arch)",
           description="NASI Eq. 9: exact empirical NTK trace on the batch, sum over samples "
                       "and logits of ||grad_theta f_k(x)||^2 (train-mode BN: batched forward)")

@@ -59,7 +59,8 @@ yields NaN there); NaN scores are left out of correlations.
 BN convention: everything but synflow runs the network in the run's BN mode (train = batch
 statistics, NB201's state at initialisation, as zero-cost-nas' ``bn=True`` measures).
 
-The NASWOT, TE-NAS and HNAS proxies are in :mod:`nasi.scores.proxies_kernel` (imported below).
+The NASWOT, TE-NAS and HNAS proxies are in :mod:`nasi.scores.proxies_kernel`; the helpers both
+modules use in :mod:`nasi.scores.layers`.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ from torch import nn
 from ..cost import closed_form
 from ..datasets import get_dataset
 from .context import ScoringContext
+from .layers import LayerRecorder, f64_sum, weight_layers
 from .registry import register
 
 JACOB_COV_K = 1e-5  # zero-cost-nas' constant in jacob_cov
@@ -80,11 +82,6 @@ JACOB_COV_K = 1e-5  # zero-cost-nas' constant in jacob_cov
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-def weight_layers(model: nn.Module) -> list[nn.Module]:
-    """Conv2d and Linear modules, in module order (zero-cost-nas' prunable layers)."""
-    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-
 
 def layer_loss_grads(ctx: ScoringContext) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """(weight, dL/dweight) for each conv/linear layer, from the shared ctx.loss_grads().
@@ -94,31 +91,6 @@ def layer_loss_grads(ctx: ScoringContext) -> list[tuple[torch.Tensor, torch.Tens
     grads = ctx.loss_grads()
     by_id = {id(p): g for p, g in zip(params, grads)}
     return [(m.weight, by_id.get(id(m.weight))) for m in weight_layers(ctx.model)]
-
-
-class _Recorder:
-    """Forward hooks recording (module, input, output) of every conv/linear call."""
-
-    def __init__(self, model: nn.Module):
-        self.calls: list[tuple[nn.Module, torch.Tensor, torch.Tensor]] = []
-        self._handles = [m.register_forward_hook(self._hook) for m in weight_layers(model)]
-
-    def _hook(self, module, inputs, output):
-        self.calls.append((module, inputs[0], output))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for h in self._handles:
-            h.remove()
-
-
-def _f64_sum(values) -> float:
-    total = 0.0
-    for v in values:
-        total += float(v)
-    return total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,14 +125,16 @@ def _counts(ctx: ScoringContext) -> tuple[int, int]:
     return count_closed_form(ctx.arch, cfg.dataset, cfg.C, cfg.N)
 
 
-@register("params", higher_is_better=True, needs_network=False, cost="closed form",
+@register("params", label="#params",
+          higher_is_better=True, needs_network=False, cost="closed form",
           description="number of parameters of the NB201 network for the run's dataset (C, N "
                       "of the config; the benchmark's params column at C=16, N=5)")
 def params_score(ctx: ScoringContext) -> float:
     return float(_counts(ctx)[0])
 
 
-@register("flops", higher_is_better=True, needs_network=False, cost="closed form",
+@register("flops", label="FLOPs (M multiply-accumulates)",
+          higher_is_better=True, needs_network=False, cost="closed form",
           description="millions of conv/linear multiply-accumulates for one image (+1 per "
                       "bias output), the benchmark's 'flop' convention")
 def flops_score(ctx: ScoringContext) -> float:
@@ -179,7 +153,7 @@ _ZERO = 0.0  # disconnected: all conv/linear weight gradients are exactly zero
                       "layers of the per-layer L2 norm ||dL/dW||_2 of the batch-loss gradient "
                       "(not squared)")
 def grad_norm(ctx: ScoringContext) -> float:
-    return _f64_sum(g.norm() for _, g in layer_loss_grads(ctx) if g is not None)
+    return f64_sum(g.norm() for _, g in layer_loss_grads(ctx) if g is not None)
 
 
 @register("snip", higher_is_better=True, disconnected_value=_ZERO,
@@ -187,7 +161,7 @@ def grad_norm(ctx: ScoringContext) -> float:
           description="SNIP (Lee et al. ICLR 2019; zero-cost-nas): sum over conv/linear weights "
                       "of |w * dL/dw|")
 def snip(ctx: ScoringContext) -> float:
-    return _f64_sum((w.detach() * g).abs().sum() for w, g in layer_loss_grads(ctx)
+    return f64_sum((w.detach() * g).abs().sum() for w, g in layer_loss_grads(ctx)
                     if g is not None)
 
 
@@ -205,7 +179,7 @@ def grasp(ctx: ScoringContext) -> float:
     if z is None or not z.requires_grad:
         return 0.0
     hg = torch.autograd.grad(z, [w for w, _ in used], allow_unused=True)
-    return _f64_sum((-w.detach() * h).sum() for (w, _), h in zip(used, hg) if h is not None)
+    return f64_sum((-w.detach() * h).sum() for (w, _), h in zip(used, hg) if h is not None)
 
 
 @register("fisher", higher_is_better=True, disconnected_value=_ZERO,
@@ -225,7 +199,7 @@ def layer_output_grads(model: nn.Module, loss_of) -> list[tuple[nn.Module, torch
                                                                   torch.Tensor]]:
     """(module, output, dL/doutput) of every conv/linear call, L = ``loss_of(model)``; calls
     whose output does not reach L are left out."""
-    with _Recorder(model) as rec:
+    with LayerRecorder(model) as rec:
         loss = loss_of(model)
     calls = [(m, out) for m, _, out in rec.calls if out.requires_grad]
     if not calls:
@@ -262,7 +236,7 @@ def synflow_value(model: nn.Module, input_shape, device=None) -> float:
     out = model(ones)
     weights = [m.weight for m in weight_layers(model)]
     grads = torch.autograd.grad(out.sum(), weights, allow_unused=True)
-    return _f64_sum((w.detach() * g).abs().sum() for w, g in zip(weights, grads) if g is not None)
+    return f64_sum((w.detach() * g).abs().sum() for w, g in zip(weights, grads) if g is not None)
 
 
 @register("synflow", higher_is_better=True, disconnected_value=_ZERO,
@@ -299,5 +273,3 @@ def jacob_cov(ctx: ScoringContext) -> float:
     (jac,) = torch.autograd.grad(out.sum(), x)  # y.backward(ones_like(y)); x.grad
     return jacob_cov_from_jacobian(jac.detach().reshape(len(jac), -1).double().cpu().numpy())
 
-
-from . import proxies_kernel  # noqa: E402,F401  (registers naswot, ntk_cond, ntk_trace_hnas)

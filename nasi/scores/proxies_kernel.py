@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .context import ScoringContext
-from .proxies import _Recorder, weight_layers
+from .layers import LayerRecorder, weight_layers
 from .registry import register
 
 NTK_COND_NAN = 1e5  # TE-NAS: np.nan_to_num(cond, nan=100000.0)
@@ -106,7 +106,8 @@ def _full_model(ctx: ScoringContext) -> nn.Module:
     return build_scoring_model(ctx.arch, ctx.config, device=ctx.x.device, prune=False)
 
 
-@register("naswot", higher_is_better=True, disconnected_value=float("nan"),
+@register("naswot", label="NASWOT score log|K_H|",
+          higher_is_better=True, disconnected_value=float("nan"),
           cost="network rebuild + one forward (no backward)",
           description="NASWOT (Mellor et al. ICML 2021): log|det K_H|, K_H = sum over all ReLUs "
                       "of c c^T + (1-c)(1-c)^T for the binary ReLU codes c of the batch")
@@ -175,13 +176,14 @@ def per_sample_sq_norms(module: nn.Module, act: torch.Tensor, back: torch.Tensor
     return grad1.pow(2).sum(dim=(1, 2, 3))
 
 
-@register("ntk_trace_hnas", higher_is_better=True, disconnected_value=0.0,
+@register("ntk_trace_hnas", label="HNAS ntk_trace sqrt(tr/N)",
+          higher_is_better=True, disconnected_value=0.0,
           cost="one forward + one backward + per-sample weight gradients per layer",
           description="HNAS/TRAILS ntk_trace (Shu et al. NeurIPS 2022): sqrt(trace(J J^T)/b), J_i "
                       "= per-sample (autograd-hacks) gradient of the true-class logit w.r.t. "
                       "conv/linear weights; not NASI's Eq. 12")
 def ntk_trace_hnas(ctx: ScoringContext) -> float:
-    with _Recorder(ctx.model) as rec:
+    with LayerRecorder(ctx.model) as rec:
         logits = ctx.model(ctx.x)
     b = logits.shape[0]
     calls = [c for c in rec.calls if c[2].requires_grad]

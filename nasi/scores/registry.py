@@ -21,6 +21,11 @@ class Score:
     disconnected_value: float = float("nan")
     needs_network: bool = True  # False for closed-form scores (params, flops)
     cost: str = "one forward + one backward"
+    label: str = ""  # short display name for figures and tables ('NASI score ||g||^2')
+
+    def __post_init__(self):
+        if not self.label:
+            object.__setattr__(self, "label", f"{self.name} score")
 
 
 SCORES: dict[str, Score] = {}
@@ -28,14 +33,15 @@ SCORES: dict[str, Score] = {}
 
 def register(name: str, *, higher_is_better: bool, description: str,
              disconnected_value: float = float("nan"), needs_network: bool = True,
-             cost: str = "one forward + one backward"):
-    """Decorator adding a score function to the registry."""
+             cost: str = "one forward + one backward", label: str = ""):
+    """Decorator adding a score function to the registry (``label``: its display name,
+    '<name> score' by default)."""
 
     def wrap(fn):
         if name in SCORES:
             raise ScoreError(f"score {name!r} registered twice")
         SCORES[name] = Score(name, fn, higher_is_better, description, disconnected_value,
-                             needs_network, cost)
+                             needs_network, cost, label)
         return fn
 
     return wrap
