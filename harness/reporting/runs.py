@@ -110,8 +110,11 @@ class Run:
         return (f"scores computed on {display_name(self.dataset)} ({self.mode_text}), "
                 f"batch {c['batch_size']}, seed {c['seed']}, "
                 f"loss {c['loss']}, BN {c['bn']}, init {c['init']}, "
-                f"device {self.device}, {'float32' if self.precision == 'fp32' else self.precision}; "
-                f"{self.n:,} archs")
+                f"device {self.device}, {self.precision_text}; {self.n:,} archs")
+
+    @property
+    def precision_text(self) -> str:
+        return "float32" if self.precision == "fp32" else f"{self.precision} autocast"
 
 
 def _fill_ground_truth(df: pd.DataFrame, benchmark) -> list[str]:
