@@ -7,7 +7,8 @@ in memory from the rank command). Unknown keys are refused, missing optional one
 "not recorded" (None) and are not written back, so a hand-written summary stays honest.
 
 Format versions: 0 = written before the field ``format_version`` existed (same layout as 1);
-1 = current.
+1 = without ``outputs``; 2 = current: ``outputs`` fingerprints the ranking.csv written with the
+summary (rows and sha256), which ``harness.report`` checks (docs/outputs.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from harness.errors import UserError
 
 RANK_KIND = "nasi-harness.rank"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class SummaryError(UserError):
@@ -79,6 +80,7 @@ class RunSummary:
     engine: EngineInfo | None = None
     wall_time_s: float | None = None
     correlations: list[dict] = field(default_factory=list)
+    outputs: dict | None = None  # {"ranking.csv": {"rows": n, "sha256": hex}}
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(
         timespec="seconds"))
     kind: str = RANK_KIND
@@ -97,7 +99,8 @@ class RunSummary:
                "targets": self.targets, "n_archs": self.n_archs,
                "n_disconnected": self.n_disconnected,
                "engine": None if self.engine is None else asdict(self.engine),
-               "wall_time_s": self.wall_time_s, "correlations": self.correlations}
+               "wall_time_s": self.wall_time_s, "correlations": self.correlations,
+               "outputs": self.outputs}
         return _drop_none(out)
 
     def dumps(self) -> str:
@@ -138,7 +141,8 @@ class RunSummary:
                        engine=EngineInfo(**engine) if isinstance(engine, dict) else None,
                        wall_time_s=data.get("wall_time_s"),
                        correlations=list(data.get("correlations") or []),
-                       created=data.get("created"), format_version=version)
+                       outputs=data.get("outputs"), created=data.get("created"),
+                       format_version=version)
         except TypeError as exc:
             raise SummaryError(f"{source}: {exc}") from None
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 
 from harness.cli import Parser
+from harness.errors import UserError
+from harness.limits import check_batch_fits, check_count, check_seed
 from harness.scoring.perf import measure
 from nasi.device import resolve_device
+from nasi.scoring import ScoreConfig
+from nasi.space import NUM_ARCHS
 
 
 def main(argv=None) -> int:
@@ -25,7 +29,14 @@ def main(argv=None) -> int:
                    help="engine worker processes (default: as harness.rank, the usable cores "
                         "on the CPU, 1 on CUDA)")
     args = p.parse_args(argv)
-    result = measure(args.n, args.batch_size, args.seed, resolve_device(args.device),
+    check_count(args.n, "--n", 1, NUM_ARCHS)
+    check_seed(args.seed)
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    device = resolve_device(args.device)
+    check_batch_fits(ScoreConfig(batch_size=args.batch_size, data="gaussian"), device,
+                     args.workers)
+    result = measure(args.n, args.batch_size, args.seed, device,
                      args.workers)
     print(json.dumps(result, indent=2))
     return 0
