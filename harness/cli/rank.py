@@ -10,14 +10,14 @@ after an interruption, only computes what is missing.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from harness.cli import Parser
 from harness.errors import UserError
 from harness.limits import check_batch_fits, check_seed, is_index_text, read_text_input
-from harness.provenance import fingerprint, prepare_out_dir, write_set
+from harness.provenance import prepare_out_dir
 from harness.reporting.report import write_report
+from harness.reporting.runs import write_run
 from harness.scoring.executors import make_executor
 from harness.scoring.rank import DEFAULT_CACHE, RankRequest, rank
 from harness.summary import RunSummary
@@ -168,11 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                           benchmark=args.benchmark, cache=None if args.no_cache else args.cache,
                           progress=not args.quiet)
     result = rank(request, device, executor)
-    # one output set: the summary, published last, fingerprints the ranking (docs/outputs.md)
-    ranking = result.table.to_csv(index=False)
-    summary = replace(result.summary, outputs={
-        "ranking.csv": {"rows": len(result.table), "sha256": fingerprint(ranking)}})
-    write_set(out, {"ranking.csv": ranking, "summary.json": summary.dumps()})
+    summary = write_run(out, result.table, result.summary)  # one set (docs/outputs.md)
     if args.report:
         write_report([out], out / "report", name=out.name, summaries=[summary])
     _print_summary(summary, out)

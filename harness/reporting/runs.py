@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +14,7 @@ import pandas as pd
 from benchmarks.columns import ACCURACY_COLUMNS, TEST_COLUMN
 from harness.analysis import correlation as C
 from harness.errors import UserError
-from harness.provenance import fingerprint
+from harness.provenance import fingerprint, write_set
 from harness.summary import RunConfig, RunSummary
 from nasi.datasets import DATASETS, get_dataset
 
@@ -146,6 +146,17 @@ def load_run(run_dir, summary: RunSummary | None = None) -> Run:
     return Run(given=str(run_dir), summary=summary, df=df, scores=list(scores),
                directions=directions, dataset=get_dataset(summary.dataset).name,
                filled_columns=filled)
+
+
+def write_run(out: Path, table: pd.DataFrame, summary: RunSummary) -> RunSummary:
+    """Publish a run folder as one set: ranking.csv, then the summary.json that fingerprints
+    it (rows, sha256), both staged first (docs/outputs.md). Returns the summary written."""
+    ranking = table.to_csv(index=False)
+    summary = replace(summary, outputs={
+        "ranking.csv": {"rows": len(table), "sha256": fingerprint(ranking)}})
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_set(Path(out), {"ranking.csv": ranking, "summary.json": summary.dumps()})
+    return summary
 
 
 def _read_consistent(path: Path, summary: RunSummary | None) -> tuple[RunSummary, pd.DataFrame]:
