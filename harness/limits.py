@@ -11,9 +11,8 @@ from harness.errors import UserError
 SEED_LIMIT = 2**63  # numpy / torch generators take seeds in [0, 2**63)
 MAX_INPUT_FILE_BYTES = 16 * 2**20  # an --indices file: 15,625 arch strings are ~1.5 MB
 MAX_PATH_CHARS = 4096  # longer is no file name any OS accepts (Linux PATH_MAX)
-# Peak memory of scoring one image with the nasi score, all-conv cell, C=16, N=5, 32x32 on
-# the CPU: 7.2 MB at b=64, 6.4 MB at b=256 (ru_maxrss, docs/outputs.md). Other scores and
-# cells stay below twice that; activations grow with C x N x pixels.
+# Peak memory of scoring one 32x32 image, C=16, N=5 (measured: docs/notes/batch-memory.md);
+# activations grow with C x N x pixels, and SAFETY covers the other scores.
 BYTES_PER_IMAGE = 8 * 2**20
 SAFETY = 2.0
 # Bootstrap: 24 bytes per resample held, ~2 ms per resample per correlation row at 15,625
