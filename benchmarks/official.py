@@ -243,10 +243,15 @@ def _torch_load_checked(path: Path):
     except UnsafePickleError:
         raise
     except pickle.UnpicklingError as exc:
-        name = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        text = str(exc)
+        name = re.search(r"GLOBAL ([\w.]+)", text)
         if name:
             raise UnsafePickleError(f"it references {name.group(1)}, which an official "
                                     "benchmark file does not contain") from None
+        parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+        if text.startswith("Weights only load failed") and len(parts) > 2:
+            # torch's advice to load with weights_only=False does not apply: say what failed
+            raise pickle.UnpicklingError(f"not a benchmark pickle ({parts[1]})") from None
         raise
 
 
