@@ -20,8 +20,8 @@ import torch
 from harness.errors import UserError
 
 TEMP_SUFFIX = ".tmp"
-# .<name>.<pid>.<random>.tmp, as _write_temp names them
-_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+# .<name>.<pid>@<host>.<random>.tmp, as _write_temp names them
+_TEMP_RE = re.compile(r"^\..+\.(\d+@[A-Za-z0-9-]*)\.[A-Za-z0-9_]+\.tmp$")
 
 
 def git_commit() -> str | None:
@@ -96,7 +96,7 @@ def check_writable(path: str | Path, what: str) -> Path:
 
 
 def _temp_name(path: Path) -> str:
-    return f".{path.name}.{os.getpid()}."
+    return f".{path.name}.{writer_tag()}."
 
 
 def _write_temp(path: Path, data: str | bytes) -> Path:
@@ -157,9 +157,22 @@ def remove_stale_temps(folder: Path) -> None:
         return
     for entry in entries:
         m = _TEMP_RE.match(entry.name)
-        if m and entry.is_file(follow_symlinks=False) and not pid_alive(int(m.group(1))):
+        if m and entry.is_file(follow_symlinks=False) and writer_gone(m.group(1)):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+
+
+def writer_tag() -> str:
+    """<pid>@<host>: who owns a temporary file (folders may be shared between hosts)."""
+    host = re.sub(r"[^A-Za-z0-9-]", "", platform.node().split(".")[0])[:40]
+    return f"{os.getpid()}@{host}"
+
+
+def writer_gone(tag: str) -> bool:
+    """Whether the writer ``tag`` (see writer_tag) is a process of this host that has ended;
+    another host's writer is never presumed gone."""
+    pid, _, host = tag.partition("@")
+    return host == writer_tag().partition("@")[2] and not pid_alive(int(pid))
 
 
 def pid_alive(pid: int) -> bool:

@@ -20,10 +20,10 @@ import tempfile
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.provenance import fsync_dir, pid_alive
+from harness.provenance import fsync_dir, writer_gone, writer_tag
 
 MANIFEST = "summary.json"
-_STAGING_RE = re.compile(r"^\.staging\.(\d+)\.")
+_STAGING_RE = re.compile(r"^\.staging\.(\d+@[A-Za-z0-9-]*)\.")
 
 
 def refuse_links(out: Path, subfolders: tuple[str, ...] = ("plots",)) -> None:
@@ -40,10 +40,10 @@ def new_staging(out: Path) -> Path:
     with contextlib.suppress(OSError), os.scandir(out) as entries:
         for entry in entries:
             m = _STAGING_RE.match(entry.name)
-            if m and entry.is_dir(follow_symlinks=False) and not pid_alive(int(m.group(1))):
+            if m and entry.is_dir(follow_symlinks=False) and writer_gone(m.group(1)):
                 shutil.rmtree(entry.path, ignore_errors=True)
     try:
-        return Path(tempfile.mkdtemp(prefix=f".staging.{os.getpid()}.", dir=out))
+        return Path(tempfile.mkdtemp(prefix=f".staging.{writer_tag()}.", dir=out))
     except OSError as exc:
         raise UserError(f"cannot write into {out}: {exc.strerror or exc}") from None
 
