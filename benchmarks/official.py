@@ -6,9 +6,10 @@
 200-epoch run, mean over the seeds present), top-1 %. Two sources are understood:
 
 - a NATS-Bench tss ``fast_mode`` folder (``NATS-tss-v1_0-3ffb9-simple``: ``meta.pickle.pbz2`` plus
-  one ``NNNNNN.pickle.pbz2`` per architecture), read with the ``nats_bench`` package;
-- an NB201 file (``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``), read with
-  the ``nas_201_api`` package.
+  one ``NNNNNN.pickle.pbz2`` per architecture), unpickled by :mod:`benchmarks.safe_pickle` and
+  interpreted with the ``nats_bench`` package;
+- an NB201 file (``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``), loaded
+  by :mod:`benchmarks.safe_pickle` and interpreted with the ``nas_201_api`` package.
 
 Architectures without a record (a partial archive) get NaN accuracies and one warning.
 

@@ -15,6 +15,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -209,8 +210,6 @@ def test_crafted_pth_runs_no_code(capsys, tmp_path, monkeypatch):
 
 def test_numpy_object_scalar_is_refused():
     """numpy's scalar() with an object dtype would hand back any object: refused."""
-    import numpy as np
-
     from benchmarks.safe_pickle import UnsafePickleError, numeric_scalar
 
     assert numeric_scalar(np.dtype("f8"), np.float64(1.5).tobytes()) == 1.5
@@ -230,3 +229,17 @@ def test_real_archives_still_load(tmp_path):
         assert pickle.load(f) == record  # independent: the plain unpickler
     torch.save({"r": record}, tmp_path / "x.pth")
     assert torch_load(tmp_path / "x.pth") == {"r": record}
+
+
+def test_pth_with_numpy_1_names_loads(tmp_path):
+    """The NB201 .pth files (2020) were pickled under numpy 1, which names the scalar
+    constructor numpy.core.multiarray.scalar; both names are allowed."""
+    from benchmarks.safe_pickle import torch_load
+
+    data = {"acc": np.float64(93.5), "epochs": [np.int64(200)]}
+    torch.save(data, tmp_path / "new.pth", _use_new_zipfile_serialization=False)
+    raw = (tmp_path / "new.pth").read_bytes()
+    assert raw.count(b"numpy._core.multiarray") == 1  # the text GLOBAL of protocol 2
+    (tmp_path / "old.pth").write_bytes(raw.replace(b"numpy._core.multiarray",
+                                                   b"numpy.core.multiarray"))
+    assert torch_load(tmp_path / "old.pth") == data
