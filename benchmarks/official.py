@@ -6,31 +6,29 @@
 200-epoch run, mean over the seeds present), top-1 %. Two sources are understood:
 
 - a NATS-Bench tss ``fast_mode`` folder (``NATS-tss-v1_0-3ffb9-simple``: ``meta.pickle.pbz2`` plus
-  one ``NNNNNN.pickle.pbz2`` per architecture), read with the ``nats_bench`` package;
-- an NB201 file (``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``), read with
-  the ``nas_201_api`` package.
+  one ``NNNNNN.pickle.pbz2`` per architecture), unpickled by :mod:`benchmarks.safe_pickle` and
+  interpreted with the ``nats_bench`` package;
+- an NB201 file (``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``), loaded
+  by :mod:`benchmarks.safe_pickle` and interpreted with the ``nas_201_api`` package.
 
 Architectures without a record (a partial archive) get NaN accuracies and one warning.
 
 Memory and torch facts that shape this module:
 
 - The NATS API caches every record it has loaded, about 4 MB of Python objects each, and never
-  evicts them: a full traversal grows to tens of GB. We load one record at a time through the
-  package (``api.reload``, its own ``pickle_load`` + ``ArchResults``), query it with the API's
+  evicts them: a full traversal grows to tens of GB. We unpickle one record at a time
+  ourselves, hand it to the package's ``ArchResults``, query it with the API's
   ``get_more_info`` and drop it before the next one.
 - The NB201 ``.pth`` is one pickled dict of all records; loading it takes about 28 GB of RAM
-  (D-X-Y/AutoDL-Projects #78), whatever reads it.
-- Under torch >= 2.6, ``torch.load`` defaults to ``weights_only=True``, which rejects the
-  ``numpy.float64`` scalars inside the records, so ``NASBench201API(path)`` fails with
-  "Weights only load failed". The two ways round it are the environment variable
-  ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (process-wide, torch warns) or calling
-  ``torch.load(path, weights_only=False)`` yourself and passing the dict to ``NASBench201API``,
-  which deep-copies it (twice the memory). We do the ``torch.load`` ourselves, only on the file
-  the user passed explicitly (full unpickling can execute code: pass only files you trust), and
-  never give the dict to the API constructor: each record is turned into ``ArchResults``
-  (which shares, not copies, the loaded objects), queried, and removed from the dict, so the
-  peak stays that of the loaded file. ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1`` overrides even an
-  explicit ``weights_only=False``: with it set, NB201 files cannot be read.
+  (D-X-Y/AutoDL-Projects #78), whatever reads it. ``NASBench201API(path)`` itself fails under
+  torch >= 2.6 ("Weights only load failed": the records hold ``numpy.float64`` scalars). We
+  ``torch.load(weights_only=True)`` it with those numpy globals allowed and never give the
+  dict to the API constructor (it would deep-copy it): each record is turned into
+  ``ArchResults`` (which shares, not copies, the loaded objects), queried, and removed from
+  the dict, so the peak stays that of the loaded file.
+- No benchmark file can run code: every pickle (NATS ``meta`` and records, the ``.pth``) is
+  loaded with an allow-list of the globals the official files contain
+  (:mod:`benchmarks.safe_pickle`); a crafted file gets a one-line refusal.
 
 Extraction takes minutes for a full archive, so its result is cached as a gzipped CSV in
 ``cache_dir`` (default ``$XDG_CACHE_HOME/nasi-harness`` or ``~/.cache/nasi-harness``), keyed by
@@ -41,6 +39,7 @@ rewritten in place: delete the cache file after editing records.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import importlib
 import logging
@@ -60,6 +59,7 @@ from nasi.space import NUM_ARCHS, all_archs
 
 from .columns import ACCURACY_COLUMNS, Column
 from .errors import BenchmarkError
+from .safe_pickle import UnsafePickleError, load_bz2_pickle, torch_load
 
 log = logging.getLogger(__name__)
 # progress(records read, records in all), called after every record; the harness passes its
@@ -211,16 +211,25 @@ def _check_order(path: Path, meta_archs) -> None:
 
 
 def _nats_rows(folder: Path) -> Iterator[tuple[int, dict[str, float]]]:
-    """(index, accuracies) per record file of a NATS fast_mode folder, one record in memory."""
+    """(index, accuracies) per record file of a NATS fast_mode folder, one record in memory.
+    Every file is unpickled by us with the allow-list (benchmarks.safe_pickle), never by the
+    package's plain pickle.load; the package only interprets the loaded dicts."""
     nats_bench = _official("nats_bench", folder)
-    try:
-        api = nats_bench.create(str(folder), "tss", fast_mode=True, verbose=False)
-    except Exception as exc:  # a damaged meta file: any unpickling error
-        raise _error(folder / NATS_META, f"unreadable ({_reason(exc)})") from exc
-    _check_order(folder, api.meta_archs)
+    from nats_bench.api_utils import ArchResults
+
+    meta = _safe_load(folder / NATS_META, load_bz2_pickle)
+    if not isinstance(meta, dict) or not isinstance(meta.get("meta_archs"), list):
+        raise _error(folder / NATS_META, "not a NATS-Bench meta file (no meta_archs list)")
+    _check_order(folder, meta["meta_archs"])
+    api = nats_bench.api_topology.NATStopology(
+        {"meta_archs": meta["meta_archs"], "arch2infos": {}, "evaluated_indexes": []},
+        fast_mode=False, verbose=False)
     for index, file in _record_files(folder).items():
+        record = _safe_load(file, load_bz2_pickle)
         try:
-            api.reload(str(folder), index)  # the package's pickle_load + ArchResults
+            api.arch2infos_dict[index] = collections.OrderedDict(
+                (hp, ArchResults.create_from_state_dict(state)) for hp, state in record.items())
+            api.evaluated_indexes.add(index)
         except Exception as exc:
             raise _error(file, f"unreadable record ({_reason(exc)})") from exc
         try:
@@ -228,6 +237,39 @@ def _nats_rows(folder: Path) -> Iterator[tuple[int, dict[str, float]]]:
         finally:  # the API would keep it forever
             api.arch2infos_dict.pop(index, None)
             api.evaluated_indexes.discard(index)
+
+
+def _safe_load(path: Path, loader):
+    """``loader(path)``; a refused global or an unreadable file is a one-line BenchmarkError."""
+    try:
+        return loader(path)
+    except UnsafePickleError as exc:
+        raise BenchmarkError(f"refusing to load {path}: {exc}; only plain data is loaded from "
+                             "benchmark files, no code runs (README, 'What is trusted')") from None
+    except Exception as exc:  # a damaged file: any unpickling or decompression error
+        raise _error(path, f"unreadable ({_reason(exc)})") from exc
+
+
+def _torch_load_checked(path: Path):
+    """torch_load, with a refused global reported as UnsafePickleError (torch wraps it in
+    its own UnpicklingError whose text names the global)."""
+    import pickle
+
+    try:
+        return torch_load(path)
+    except UnsafePickleError:
+        raise
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        name = re.search(r"GLOBAL ([\w.]+)", text)
+        if name:
+            raise UnsafePickleError(f"it references {name.group(1)}, which an official "
+                                    "benchmark file does not contain") from None
+        parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+        if text.startswith("Weights only load failed") and len(parts) > 2:
+            # torch's advice to load with weights_only=False does not apply: say what failed
+            raise pickle.UnpicklingError(f"not a benchmark pickle ({parts[1]})") from None
+        raise
 
 
 def _record_files(folder: Path) -> dict[int, Path]:
@@ -243,12 +285,7 @@ def _record_files(folder: Path) -> dict[int, Path]:
 def _nb201_rows(path: Path) -> Iterator[tuple[int, dict[str, float]]]:
     """(index, accuracies) per record of an NB201 .pth file (see the module docstring)."""
     nas_201_api = _official("nas_201_api", path)
-    import torch
-
-    try:  # weights_only=False: the records hold numpy scalars (module docstring)
-        data = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise _error(path, f"unreadable ({_reason(exc)})") from exc
+    data = _safe_load(path, _torch_load_checked)
     if not isinstance(data, dict) or not {"meta_archs", "arch2infos"} <= data.keys():
         raise _error(path, "not an NB201 benchmark file (no meta_archs / arch2infos)")
     _check_order(path, data["meta_archs"])

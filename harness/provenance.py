@@ -3,10 +3,14 @@ commit) and how it is written (checked folders, atomic files)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 import os
 import platform
+import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +18,10 @@ import pandas as pd
 import torch
 
 from harness.errors import UserError
+
+TEMP_SUFFIX = ".tmp"
+# .<name>.<pid>@<host>.<random>.tmp, as _write_temp names them
+_TEMP_RE = re.compile(r"^\..+\.(\d+@[A-Za-z0-9-]*)\.[A-Za-z0-9_]+\.tmp$")
 
 
 def git_commit() -> str | None:
@@ -56,27 +64,144 @@ def environment(device: torch.device | str = "cpu") -> dict:
 
 
 def prepare_out_dir(path: str | Path, what: str = "output folder") -> Path:
-    """Create ``path`` and check it is writable, so a bad --out fails before any work."""
+    """Create ``path`` and check it is writable, so a bad --out fails before any work.
+
+    The probe is a fresh file (O_CREAT | O_EXCL under a random name): a link planted in the
+    folder is never followed. Temporary files left by a killed writer are removed."""
     out = Path(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise UserError(f"{what} {out} is not writable: {exc.strerror or exc}") from None
+    remove_stale_temps(out)
     return out
 
 
+def check_writable(path: str | Path, what: str) -> Path:
+    """UserError unless a file can be created beside ``path`` (tried, not asked: os.access
+    says yes to root on a read-only file system), so a --refresh fails before the work."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"cannot write the {what} {path}: it is a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _temp_name(path: Path) -> str:
+    return f".{path.name}.{writer_tag()}."
+
+
+def _write_temp(path: Path, data: str | bytes) -> Path:
+    """``data`` in a new file beside ``path`` (unique name, never through a link), fsynced."""
+    fd, tmp = tempfile.mkstemp(prefix=_temp_name(path), suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide outputs from others
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write text or bytes via a temporary file and a rename: readers never see a
-    half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data)
-    os.replace(tmp, path)
+    """Write text or bytes to a unique temporary file in the same folder, fsync it and rename
+    it over ``path``: readers see the old file or the whole new one, a planted link is
+    replaced, not followed, and nothing is left behind on failure (a full disk: UserError)."""
+    write_set(Path(path).parent, {Path(path).name: data})
+
+
+def write_set(folder: Path, files: dict[str, str | bytes]) -> None:
+    """Publish several files as one output set: every file is first written to a temporary
+    file (a full disk fails here, and nothing is published), then each is renamed into place
+    in the given order. Put the file that fingerprints the others last (see docs/outputs.md)."""
+    folder = Path(folder)
+    temps: list[tuple[Path, Path]] = []
+    current = folder
+    try:
+        for name, data in files.items():
+            current = folder / name
+            temps.append((_write_temp(current, data), current))
+        for tmp, final in temps:
+            current = final
+            os.replace(tmp, final)
+        fsync_dir(folder)
+    except OSError as exc:
+        raise UserError(f"cannot write {current}: {exc.strerror or exc}") from None
+    finally:
+        for tmp, _ in temps:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+
+
+def fingerprint(data: str | bytes) -> str:
+    """sha256 of a file's bytes, as written."""
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Remove the temporary files of writers that no longer run (killed mid-write)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP_RE.match(entry.name)
+        if m and entry.is_file(follow_symlinks=False) and writer_gone(m.group(1)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def writer_tag() -> str:
+    """<pid>@<host>: who owns a temporary file (folders may be shared between hosts)."""
+    host = re.sub(r"[^A-Za-z0-9-]", "", platform.node().split(".")[0])[:40]
+    return f"{os.getpid()}@{host}"
+
+
+def writer_gone(tag: str) -> bool:
+    """Whether the writer ``tag`` (see writer_tag) is a process of this host that has ended;
+    another host's writer is never presumed gone."""
+    pid, _, host = tag.partition("@")
+    return host == writer_tag().partition("@")[2] and not pid_alive(int(pid))
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def json_clean(value, significant: int | None = None):

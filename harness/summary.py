@@ -8,7 +8,9 @@ in memory from the rank command). Unknown keys are refused, missing optional one
 
 Format versions: 0 = written before the field ``format_version`` existed (same layout as 1);
 1 = before ``config.precision`` / ``config.tf32`` (every such run scored in float32, so it
-reads as precision "fp32"); 2 = current.
+reads as precision "fp32"); 2 = without ``outputs``; 3 = current: ``outputs`` fingerprints the
+ranking.csv written with the summary (rows and sha256), which ``harness.report`` checks
+(docs/outputs.md).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from harness.errors import UserError
 
 RANK_KIND = "nasi-harness.rank"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PRECISION_SINCE = 2  # format version that records config.precision
 
 
@@ -83,6 +85,7 @@ class RunSummary:
     engine: EngineInfo | None = None
     wall_time_s: float | None = None
     correlations: list[dict] = field(default_factory=list)
+    outputs: dict | None = None  # {"ranking.csv": {"rows": n, "sha256": hex}}
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(
         timespec="seconds"))
     kind: str = RANK_KIND
@@ -101,7 +104,8 @@ class RunSummary:
                "targets": self.targets, "n_archs": self.n_archs,
                "n_disconnected": self.n_disconnected,
                "engine": None if self.engine is None else asdict(self.engine),
-               "wall_time_s": self.wall_time_s, "correlations": self.correlations}
+               "wall_time_s": self.wall_time_s, "correlations": self.correlations,
+               "outputs": self.outputs}
         return _drop_none(out)
 
     def dumps(self) -> str:
@@ -144,7 +148,8 @@ class RunSummary:
                        engine=EngineInfo(**engine) if isinstance(engine, dict) else None,
                        wall_time_s=data.get("wall_time_s"),
                        correlations=list(data.get("correlations") or []),
-                       created=data.get("created"), format_version=version)
+                       outputs=data.get("outputs"), created=data.get("created"),
+                       format_version=version)
         except TypeError as exc:
             raise SummaryError(f"{source}: {exc}") from None
 
@@ -171,7 +176,7 @@ def _refuse_unknown(data: dict, cls, source: str) -> None:
 
 
 SEARCH_KIND = "nasi-harness.search"
-SEARCH_FORMAT_VERSION = 1  # search summaries did not change with rank's version 2
+SEARCH_FORMAT_VERSION = 1  # search summaries did not change with rank's versions 2 and 3
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class Arch:
             seen: dict[int, str] = {}
             for item in items:
                 op, sep, src = item.partition("~")
-                if not sep or not src.isdigit():
+                if not sep or not (src.isascii() and src.isdigit()):
                     raise ArchError(f"bad edge {item!r} in node {k}: expected 'op~j'")
                 j = int(src)
                 if j >= k:
@@ -210,6 +210,10 @@ class Arch:
         return self.live_from_input()[-1]
 
 
+# an NB201 arch string is at most 111 characters ('|nor_conv_3x3~0|+...')
+MAX_ARCH_CHARS = 200
+
+
 def parse_arch(spec) -> Arch:
     """An Arch from an Arch, an index (int or digit string) or an arch string."""
     if isinstance(spec, Arch):
@@ -218,7 +222,11 @@ def parse_arch(spec) -> Arch:
         return Arch.from_index(spec)
     if isinstance(spec, str):
         s = spec.strip()
-        if s.lstrip("-").isdigit():
+        if len(s) > MAX_ARCH_CHARS:
+            raise ArchError(f"{s[:40]!r}... ({len(s):,} characters) is too long for an index or "
+                            f"an arch string (at most {MAX_ARCH_CHARS})")
+        digits = s[1:] if s.startswith("-") else s
+        if digits.isascii() and digits.isdigit():  # isdigit alone accepts '²'
             return Arch.from_index(int(s))
         if s.startswith("|"):
             return Arch.parse(s)

@@ -24,6 +24,7 @@ import json
 from harness.cli import Parser
 from harness.cli.rank import precision_options
 from harness.errors import UserError
+from harness.limits import check_batch_fits, check_count, check_seed
 from harness.provenance import json_clean
 from harness.scoring.agreement import measure_agreement
 from harness.scoring.peer import measure_peer
@@ -31,6 +32,8 @@ from harness.scoring.perf import measure
 from harness.scoring.rank import DEFAULT_CACHE
 from nasi.device import resolve_device
 from nasi.precision import check_precision
+from nasi.scoring import ScoreConfig
+from nasi.space import NUM_ARCHS
 
 
 def build_parser() -> Parser:
@@ -61,10 +64,14 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    device = resolve_device(args.device)
     n = args.n if args.n is not None else (1000 if args.agreement else 100)
-    if n < 1:
-        raise UserError(f"--n must be >= 1, got {n}")
+    check_count(n, "--n", 1, NUM_ARCHS)
+    check_seed(args.seed)
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    device = resolve_device(args.device)
+    check_batch_fits(ScoreConfig(batch_size=args.batch_size, data="gaussian"), device,
+                     args.workers)
     if (args.peer or args.agreement) and (args.precision != "fp32" or args.tf32):
         raise UserError("--precision / --tf32 apply to the plain benchmark, not to --peer "
                         "(float32 against the peer) or --agreement (runs fp32 and bf16)")

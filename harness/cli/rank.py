@@ -15,8 +15,10 @@ from pathlib import Path
 
 from harness.cli import PLUGIN_HELP, Parser
 from harness.errors import UserError
-from harness.provenance import prepare_out_dir, write_atomic
+from harness.limits import check_batch_fits, check_seed, is_index_text, read_text_input
+from harness.provenance import prepare_out_dir
 from harness.reporting.report import write_report
+from harness.reporting.runs import write_run
 from harness.scoring.executors import make_executor
 from harness.scoring.rank import DEFAULT_CACHE, RankRequest, rank
 from harness.summary import RunSummary
@@ -126,9 +128,12 @@ def _scale_out_options(p: Parser) -> None:
 
 def parse_indices(spec: str) -> list[int]:
     """'0,5,10-20' or a file with one index or arch string per line -> indices."""
-    path = Path(spec)
-    if path.is_file():
-        items = [ln.strip() for ln in path.read_text().splitlines()]
+    if not spec.strip():
+        raise UserError("--indices is empty (an unset shell variable?); give indices, ranges "
+                        "or a file, or leave the option out to score all architectures")
+    text = read_text_input(spec, "--indices")
+    if text is not None:
+        items = [ln.strip() for ln in text.splitlines()]
         items = [s for s in items if s and not s.startswith("#")]
     else:
         if "/" in spec or spec.endswith((".txt", ".csv")):
@@ -137,19 +142,19 @@ def parse_indices(spec: str) -> list[int]:
     out: list[int] = []
     for item in items:
         lo, dash, hi = item.partition("-")
-        if dash and lo.isdigit() and hi.isdigit():
+        if dash and is_index_text(lo) and is_index_text(hi):
             if int(hi) < int(lo) or int(hi) >= NUM_ARCHS:
                 raise UserError(f"bad index range {item!r} (must lie in 0..{NUM_ARCHS - 1})")
             out.extend(range(int(lo), int(hi) + 1))
         else:
             out.append(parse_arch(item).index)
     if not out:
-        raise UserError(f"no architectures in --indices {spec!r}")
+        raise UserError(f"no architectures in --indices {spec[:100]!r}")
     return list(dict.fromkeys(out))
 
 
 def select_indices(args) -> tuple[list[int], dict]:
-    if args.sample is not None and args.indices:
+    if args.sample is not None and args.indices is not None:
         raise UserError("use either --sample or --indices, not both")
     if args.sample is not None:
         if not 1 <= args.sample <= NUM_ARCHS:
@@ -157,7 +162,7 @@ def select_indices(args) -> tuple[list[int], dict]:
         idx = sample_indices(args.sample, args.seed)
         return idx, {"mode": "sample", "n": args.sample, "seed": args.seed,
                      "method": SAMPLE_METHOD}
-    if args.indices:
+    if args.indices is not None:
         idx = parse_indices(args.indices)
         return idx, {"mode": "indices", "n": len(idx), "source": args.indices}
     return list(range(NUM_ARCHS)), {"mode": "all", "n": NUM_ARCHS}
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_scores:
         print(list_scores())
         return 0
+    check_seed(args.seed)
     names = parse_score_list(args.score)
     cfg = ScoreConfig(dataset=args.dataset, batch_size=args.batch_size, labels=args.labels,
                       data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed,
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     indices, selection = select_indices(args)
     # with Ray the tasks choose their device; this process only reads the cache
     device = resolve_device("cpu" if args.executor == "ray" else args.device)
+    check_batch_fits(cfg, device if args.executor == "local" else None, args.workers)
     executor = make_executor(args.executor, device, workers=args.workers, address=args.address,
                              shard_size=args.shard_size, gpus_per_task=args.gpus_per_task,
                              ray_device=args.device, cache=not args.no_cache)
@@ -194,11 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                           benchmark=args.benchmark, cache=None if args.no_cache else args.cache,
                           progress=not args.quiet)
     result = rank(request, device, executor)
-    write_atomic(out / "ranking.csv", result.table.to_csv(index=False))
-    write_atomic(out / "summary.json", result.summary.dumps())
+    summary = write_run(out, result.table, result.summary)  # one set (docs/outputs.md)
     if args.report:
-        write_report([out], out / "report", name=out.name, summaries=[result.summary])
-    _print_summary(result.summary, out)
+        write_report([out], out / "report", name=out.name, summaries=[summary])
+    _print_summary(summary, out)
     return 0
 
 

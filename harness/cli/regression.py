@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from harness.cli import Parser
 from harness.errors import UserError
+from harness.provenance import check_writable
 from harness.searching import gate
 from harness.searching.gate import BASELINE, check, refresh
 
@@ -31,9 +31,7 @@ def main(argv=None) -> int:
     if args.variance_seeds < 0:
         raise UserError(f"--variance-seeds must be >= 0, got {args.variance_seeds}")
     if args.refresh:
-        target = path if path.exists() else path.parent
-        if not os.access(target, os.W_OK):
-            raise UserError(f"cannot write the baseline {path}: permission denied")
+        check_writable(path, "baseline")
         baseline = refresh(path, args.variance_seeds)
         for name, m in baseline["metrics"].items():
             print(f"{name}: {m['value']:.4f} (std over seeds {m['std_over_seeds']:.4f}, "

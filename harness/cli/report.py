@@ -9,6 +9,7 @@ import time
 from harness.analysis import correlation as C
 from harness.cli import Parser
 from harness.errors import UserError
+from harness.limits import MAX_BOOTSTRAP, check_count, check_seed
 from harness.reporting.figures import check_formats
 from harness.reporting.report import write_report
 
@@ -48,8 +49,8 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.bootstrap < 0:
-        raise UserError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    check_count(args.bootstrap, "--bootstrap", 0, MAX_BOOTSTRAP)
+    check_seed(args.seed)
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
     inputs = list(args.run_dirs) + _score_tables(args)

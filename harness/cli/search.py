@@ -227,6 +227,11 @@ def _blackbox_config(args, **over):
 
 def _check_args(args) -> list[dict]:
     """Every option checked before any work; returns the search groups."""
+    from harness.searching.nasi_flow import parse_exact_steps
+
+    parse_exact_steps(args.exact_steps)  # checked whatever the method: it may be a typo
+    if args.method != "nasi" and args.exact_steps != build_parser().get_default("exact_steps"):
+        raise UserError(f"--exact-steps does not apply to --method {args.method}")
     for name, low in (("seeds", 1), ("seed_start", 0), ("threads", 1), ("workers", 1)):
         if getattr(args, name) < low:
             raise UserError(f"--{name.replace('_', '-')} must be >= {low}, got "
@@ -259,9 +264,6 @@ def _check_args(args) -> list[dict]:
     if args.method == "nasi":
         if args.exact_from and not Path(args.exact_from).is_file():
             raise UserError(f"--exact-from: {args.exact_from} is not a file")
-        from harness.searching.nasi_flow import parse_exact_steps
-
-        parse_exact_steps(args.exact_steps)
     return groups
 
 

@@ -11,7 +11,8 @@ Writes into DIR (default ``reports/NAME``):
 - ``correlations.csv``, ``topk.csv``, ``transfer.csv``, ``agnostic.csv``, ``anchors.csv``
   (those that apply) and ``plots/*.png`` (``formats``: PNG, PDF and/or SVG).
 - ``summary.json``: every input run's config/environment/wall time, software versions, git
-  commit, analysis settings (bootstrap resamples and seed) and all results.
+  commit, analysis settings (bootstrap resamples and seed), all results and the sha256 of
+  every other file; written last, so the set is published whole (``reporting.publish``).
 
 Several runs are combined: every run gets its own correlation/top-k section; all runs feed the
 transfer section (score on dataset A vs test accuracy on dataset B); a run with random labels
@@ -19,14 +20,15 @@ and/or Gaussian data is paired with the first true-label, real-data run of the s
 the agnostic section (joined on benchmark index).
 
 Reproducibility: regenerating from the same inputs gives byte-identical CSV, JSON and PNG
-files, except the single ``generated_at`` field of summary.json (repeated once in report.md);
-the PDF and SVG figures are byte-identical too.
+files, except the single ``generated_at`` field of summary.json (repeated once in report.md,
+hence also report.md's sha256 in summary.json); the PDF and SVG figures are byte-identical too.
 Cost: ``docs/notes/report-cost.md``.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,37 +37,36 @@ import pandas as pd
 from harness.analysis import correlation as C
 from harness.analysis import tables as T
 from harness.errors import UserError
+from harness.limits import MAX_BOOTSTRAP, check_count
 from harness.provenance import json_clean, prepare_out_dir, software, write_atomic
 from harness.reporting.analyse import analyse
-from harness.reporting.figures import DEFAULT_FORMATS, FORMATS, check_formats, make_figures
+from harness.reporting.figures import DEFAULT_FORMATS, check_formats, make_figures
+from harness.reporting.publish import (
+    MANIFEST,
+    file_hash,
+    new_staging,
+    previous_files,
+    publish,
+    refuse_links,
+)
 from harness.reporting.runs import Run, label_runs, load_run
 from harness.reporting.sections import report_markdown
 from harness.summary import RunSummary
 
 REPORT_KIND = "nasi-harness.report"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: summary.json holds the sha256 of every other file
 _CSV_FLOAT = "%.6g"
-_FIGURE_SUFFIXES = tuple(f".{f}" for f in FORMATS)
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
     return json_clean(df.to_dict(orient="records"), 6)
 
 
-def _prepare_out(out: Path) -> None:
+def _prepare_out(out: Path) -> list[str]:
+    """Check the folder; the files of the report it holds now (replaced or removed later)."""
     prepare_out_dir(out, "report folder")
-    old = out / "summary.json"
-    if old.is_file():  # drop figures a previous report wrote and this one may not rewrite
-        try:
-            prev = json.loads(old.read_text())
-        except (OSError, ValueError):
-            prev = {}
-        if isinstance(prev, dict) and prev.get("kind") == REPORT_KIND:
-            for rel in prev.get("files") or []:
-                p = out / str(rel)
-                if str(rel).startswith("plots/") and str(rel).endswith(_FIGURE_SUFFIXES) \
-                        and ".." not in Path(str(rel)).parts and p.is_file():
-                    p.unlink()
+    refuse_links(out)
+    return previous_files(out)
 
 
 def _csv(df: pd.DataFrame) -> str:
@@ -99,33 +100,38 @@ def write_report(run_dirs, out_dir=None, name: str | None = None, *,
             for d, s in zip(run_dirs, summaries or [None] * len(run_dirs), strict=True)]
     label_runs(runs)
     out = Path(out_dir) if out_dir is not None else Path("reports") / name
-    _prepare_out(out)
+    stale = _prepare_out(out)
 
     an = analyse(runs, bootstrap=bootstrap, seed=seed, baselines=baselines, workers=workers)
-    figs = make_figures(an, out, formats) if plots else {}
     settings = _settings(bootstrap, seed, baselines)
     versions = software()
     generated_at = generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
-    tables = {"correlations.csv": an.correlations, "topk.csv": an.topk,
-              "transfer.csv": an.transfer, "agnostic.csv": an.agnostic,
-              "anchors.csv": an.anchors}
-    try:
-        files = _write_tables(out, tables)
+    stage = new_staging(out)
+    try:  # the whole set is written aside, then published, summary.json last
+        figs = make_figures(an, stage, formats) if plots else {}
+        tables = {"correlations.csv": an.correlations, "topk.csv": an.topk,
+                  "transfer.csv": an.transfer, "agnostic.csv": an.agnostic,
+                  "anchors.csv": an.anchors}
+        files = _write_tables(stage, tables)
         files += [rel for entries in figs.values() for _, rels in entries for rel in rels]
-        files += ["report.md", "summary.json"]
-        write_atomic(out / "report.md", report_markdown(name, an, figs, settings, versions,
-                                                         generated_at))
+        write_atomic(stage / "report.md", report_markdown(name, an, figs, settings, versions,
+                                                           generated_at))
+        files.append("report.md")
         summary = {
             "kind": REPORT_KIND, "format_version": FORMAT_VERSION, "name": name,
             "generated_at": generated_at, "software": versions, "analysis": settings,
             "runs": [_run_record(r) for r in runs],
             "results": {key.removesuffix(".csv"): _records(df) for key, df in tables.items()},
-            "notes": an.notes, "files": sorted(files),
+            "notes": an.notes, "files": sorted([*files, MANIFEST]),
+            "sha256": {rel: file_hash(stage / rel) for rel in sorted(files)},
         }
-        write_atomic(out / "summary.json",
+        write_atomic(stage / MANIFEST,
                      json.dumps(json_clean(summary, 6), indent=2, allow_nan=False) + "\n")
+        publish(stage, out, [*files, MANIFEST], stale + list(tables))
     except OSError as exc:
         raise UserError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return out
 
 
@@ -137,8 +143,7 @@ def _check_inputs(run_dirs: list, name: str | None, bootstrap: int) -> str:
     name = name or paths[0].resolve().name
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         raise UserError(f"report name {name!r} must be a plain folder name")
-    if bootstrap < 0:
-        raise UserError(f"--bootstrap must be >= 0, got {bootstrap}")
+    check_count(bootstrap, "--bootstrap", 0, MAX_BOOTSTRAP)
     seen = set()
     for d in paths:
         key = d.resolve()
@@ -168,14 +173,13 @@ def _settings(bootstrap: int, seed: int, baselines: bool) -> dict:
 
 
 def _write_tables(out: Path, tables: dict[str, pd.DataFrame]) -> list[str]:
-    """Write the non-empty tables; remove a stale file of an empty one. Returns the names."""
+    """Write the non-empty tables (a stale file of an empty one is removed on publishing).
+    Returns the names written."""
     files = []
     for fname, df in tables.items():
         if len(df):
             write_atomic(out / fname, _csv(df))
             files.append(fname)
-        elif (out / fname).is_file():
-            (out / fname).unlink()
     return files
 
 

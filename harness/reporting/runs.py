@@ -3,8 +3,10 @@ ground truth completed from the embedded table, labelled and described."""
 
 from __future__ import annotations
 
+import io
 import re
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +14,7 @@ import pandas as pd
 from benchmarks.columns import ACCURACY_COLUMNS, TEST_COLUMN
 from harness.analysis import correlation as C
 from harness.errors import UserError
+from harness.provenance import fingerprint, write_set
 from harness.summary import RunConfig, RunSummary
 from nasi.datasets import DATASETS, display_name, get_dataset
 from nasi.space import all_archs
@@ -20,6 +23,7 @@ UNKNOWN = "unknown"  # a setting the input does not record (scores from elsewher
 
 
 # accuracy columns of the embedded table (filled in when a ranking.csv lacks them)
+READ_ATTEMPTS = 4  # reads of a run folder while a writer may be publishing it
 _EMBEDDED_ACCURACY = ("cifar10_test", "cifar10_valid", "cifar10_valid_oritest", "cifar100_test",
                       "imagenet16_test")
 
@@ -152,16 +156,7 @@ def load_run(run_dir, summary: RunSummary | None = None) -> Run:
     if not ranking.is_file():
         raise UserError(f"{path} has no ranking.csv (expected the output of "
                         "python -m harness.rank)")
-    summary_path = path / "summary.json"
-    if summary is None:
-        if not summary_path.is_file():
-            raise UserError(f"{path} has no summary.json (expected the output of "
-                            "python -m harness.rank)")
-        summary = RunSummary.read(summary_path)
-    try:
-        df = pd.read_csv(ranking, dtype={"arch": str, "iso_key": str})
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise UserError(f"cannot read {ranking}: {str(exc).splitlines()[0]}") from None
+    summary, df = _read_consistent(path, summary)
     if "index" not in df.columns:
         raise UserError(f"{ranking} has no 'index' column")
     if "connected" in df.columns and df["connected"].dtype != bool:
@@ -193,6 +188,68 @@ def load_table_run(given: str, summary: RunSummary, df: pd.DataFrame) -> Run:
     return Run(given=given, summary=summary, df=df, scores=list(scores),
                directions=directions, dataset=get_dataset(summary.dataset).name,
                filled_columns=filled)
+
+
+def write_run(out: Path, table: pd.DataFrame, summary: RunSummary) -> RunSummary:
+    """Publish a run folder as one set: ranking.csv, then the summary.json that fingerprints
+    it (rows, sha256), both staged first (docs/outputs.md). Returns the summary written."""
+    ranking = table.to_csv(index=False)
+    summary = replace(summary, outputs={
+        "ranking.csv": {"rows": len(table), "sha256": fingerprint(ranking)}})
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_set(Path(out), {"ranking.csv": ranking, "summary.json": summary.dumps()})
+    return summary
+
+
+def _read_consistent(path: Path, summary: RunSummary | None) -> tuple[RunSummary, pd.DataFrame]:
+    """summary.json and ranking.csv of one generation. A writer publishes ranking.csv, then
+    the summary that fingerprints it, so a mismatch seen while one runs is retried briefly;
+    one that stays means a mix of two runs or an interrupted write (docs/outputs.md)."""
+    problem = ""
+    for attempt in range(READ_ATTEMPTS):
+        if attempt:
+            time.sleep(0.2 * attempt)
+        current = summary if summary is not None else _read_summary(path)
+        ranking = path / "ranking.csv"
+        try:
+            raw = ranking.read_bytes()
+        except OSError as exc:
+            raise UserError(f"cannot read {ranking}: {exc.strerror or exc}") from None
+        try:
+            df = pd.read_csv(io.BytesIO(raw), dtype={"arch": str, "iso_key": str})
+        except (ValueError, pd.errors.ParserError) as exc:
+            problem = f"cannot be parsed ({str(exc).splitlines()[0]})"
+            continue
+        problem = _mismatch(current, raw, len(df))
+        if not problem:
+            return current, df
+    raise UserError(f"{path}: ranking.csv {problem}: the folder mixes two runs or a write was "
+                    "interrupted; rerun python -m harness.rank into it (cached scores are "
+                    "reused)")
+
+
+def _read_summary(path: Path) -> RunSummary:
+    summary_path = path / "summary.json"
+    if not summary_path.is_file():
+        raise UserError(f"{path} has no summary.json (expected the output of "
+                        "python -m harness.rank)")
+    return RunSummary.read(summary_path)
+
+
+def _mismatch(summary: RunSummary, raw: bytes, rows: int) -> str:
+    """Why ranking.csv (its bytes, its row count) does not belong to ``summary``; '' if it
+    does. A summary without a fingerprint (format < 2) is checked on row count only."""
+    recorded = (summary.outputs or {}).get("ranking.csv")
+    if isinstance(recorded, dict) and recorded.get("sha256"):
+        if fingerprint(raw) != recorded["sha256"]:
+            return (f"({rows} rows) is not the file summary.json was written with "
+                    f"({recorded.get('rows')} rows, sha256 differs)")
+        return ""
+    if summary.n_archs is not None and rows != summary.n_archs:
+        return f"has {rows} rows but summary.json records {summary.n_archs} architectures"
+    if raw and not raw.endswith(b"\n"):
+        return "ends in the middle of a line (truncated)"
+    return ""
 
 
 def _registry_direction(score: str) -> bool:

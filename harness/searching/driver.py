@@ -10,7 +10,7 @@ from pathlib import Path
 
 from benchmarks.published import NASI_SEARCH_NOTE, SEARCH_RESULTS
 from harness.progress import Progress
-from harness.provenance import json_clean, write_atomic
+from harness.provenance import json_clean, write_set
 from harness.reporting.markdown import md_table
 from harness.searching.common import (
     COLUMN_TITLES,
@@ -118,10 +118,11 @@ def summary_of(config: dict, groups: list[dict], truth, device,
 
 def publish(out: Path, summary: SearchSummary, render: Callable[[dict], str],
             quiet: bool) -> dict:
-    """Write summary.json and report.md (each atomically); print the headline."""
+    """Write report.md and summary.json as one set (both staged, then renamed, summary
+    last: a full disk publishes neither); print the headline."""
     data = json_clean(summary.to_json())
-    write_atomic(out / "summary.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
-    write_atomic(out / "report.md", render(data))
+    write_set(out, {"report.md": render(data),
+                    "summary.json": json.dumps(data, indent=2, allow_nan=False) + "\n"})
     if not quiet:
         st = data["stats"]
         print(f"{data['groups'][0]['title']}: " + " / ".join(
