@@ -45,7 +45,8 @@ def start_ray(ray, address: str | None, num_cpus: int | None = None):
     if not address:
         reaper = start_reaper()
         try:
-            ray.init(num_cpus=num_cpus or usable_cores(), _node_ip_address=LOOPBACK, **common)
+            ray.init(address="local", num_cpus=num_cpus or usable_cores(),
+                     _node_ip_address=LOOPBACK, **common)
         except BaseException:
             stop_reaper(reaper)
             raise
