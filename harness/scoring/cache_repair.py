@@ -82,17 +82,23 @@ def salvage(aside: Path, target: sqlite3.Connection) -> tuple[int, int]:
 
 
 def readable_rows(db: sqlite3.Connection, table: str) -> Iterator[tuple]:
-    """The rows of ``table`` that read, in rowid order, skipping damaged stretches."""
-    after = -MAX_ROWID - 1
-    while after is not None:
+    """The rows of ``table`` that read, in rowid order, skipping damaged stretches. One row
+    per query: a cursor that reads ahead would lose the row before the damage."""
+    at = -MAX_ROWID - 1
+    while True:
         try:
-            for rowid, *row in db.execute(
-                    f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid", (after,)):
-                yield tuple(row)
-                after = rowid
-            return
+            row = db.execute(f"SELECT rowid, * FROM {table} WHERE rowid >= ? ORDER BY rowid "
+                             "LIMIT 1", (at,)).fetchone()
         except sqlite3.DatabaseError:
-            after = _next_readable(db, table, after)
+            nxt = _next_readable(db, table, at)
+            if nxt is None:
+                return
+            at = nxt
+            continue
+        if row is None:
+            return
+        yield tuple(row[1:])
+        at = row[0] + 1
 
 
 def _probe(db, table, at: int):
@@ -105,24 +111,22 @@ def _probe(db, table, at: int):
     return "end" if row is None else row[0]
 
 
-def _next_readable(db, table, after: int) -> int | None:
-    """A rowid just below the first row past ``after`` that reads again (None: no more):
+def _next_readable(db, table, bad: int) -> int | None:
+    """The first rowid after ``bad`` (where a read failed) whose seek reads (None: no more):
     seeks at growing distances until one reads, then bisects back to the damage's end."""
-    bad, step = after + 1, 1
+    lo, step = bad, 1
     while True:
-        at = min(after + 1 + step, MAX_ROWID)
-        found = _probe(db, table, at)
-        if found is not None:
+        hi = min(bad + step, MAX_ROWID)
+        if _probe(db, table, hi) is not None:
             break
-        if at == MAX_ROWID:
+        if hi == MAX_ROWID:
             return None
-        bad, step = at, step * 2
-    lo, hi = bad, at  # a seek at lo fails, one at hi reads
-    while hi - lo > 1:
+        lo, step = hi, step * 2
+    while hi - lo > 1:  # a seek at lo fails, one at hi reads
         mid = (lo + hi) // 2
         if _probe(db, table, mid) is None:
             lo = mid
         else:
             hi = mid
     found = _probe(db, table, hi)
-    return None if found in (None, "end") else found - 1
+    return None if found in (None, "end") else found
