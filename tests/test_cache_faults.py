@@ -179,3 +179,70 @@ def test_read_only_cache_in_rollback_mode_is_not_corrupt(built, tmp_path, restor
     assert proc.returncode == 0 and "notice" not in proc.stderr, proc.stderr
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "o" / "ranking.csv"), built[1])
     assert cache.read_bytes() == content and not list(tmp_path.glob("ro/*.corrupt-*"))
+
+
+# ---------------------------------------------------------------- claims of other runs
+def _claim_as(path: Path, key: str, iso_key: str, owner: str, since: float) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT OR REPLACE INTO claims VALUES (?,?,?,?)", (key, iso_key, owner, since))
+    db.close()
+
+
+def test_claim_of_another_host_is_waited_for_visibly_then_taken_over(tmp_path, capsys):
+    import time
+
+    cfg = ScoreConfig(batch_size=4, data="gaussian", C=4, N=1)
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    arch = Arch.from_index(CONNECTED[0])
+    path = tmp_path / "c.sqlite"
+    cache = ScoreCache(path, claim_ttl_s=1.5)
+    _claim_as(path, cfg.key("fp"), arch.iso_key, "otherhost:4242", time.time())
+    stats = EngineStats()
+    t0 = time.monotonic()
+    got = score_archs([arch], ["nasi"], cfg, x, y, "fp", cache, torch.device("cpu"),
+                      progress=False, stats=stats)
+    waited = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert "waiting for 1 class(es) that another run (otherhost:4242) is computing" in err
+    assert "taken over when not renewed for 2 s" in err  # 1.5 s, rounded
+    assert 1.4 <= waited < 10 and stats.classes_computed == 1 and got["nasi"].iloc[0] > 0
+    with sqlite3.connect(path) as db:  # stored, and no claim left behind
+        assert db.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    cache.close()
+
+
+def test_claim_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
+    import socket
+    import time
+
+    path = tmp_path / "c.sqlite"
+    cache = ScoreCache(path)
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True)
+    _claim_as(path, "k", "iso", f"{socket.gethostname()}:{int(proc.stdout)}", time.time())
+    assert cache.claim("k", "iso", ["nasi"]) == "mine"
+    _claim_as(path, "k", "iso2", "otherhost:1", time.time())
+    assert cache.claim("k", "iso2", ["nasi"]) == "taken"  # alive as far as we can know
+    cache.close()
+
+
+def test_claims_of_a_live_run_are_renewed(tmp_path):
+    import time
+
+    path = tmp_path / "c.sqlite"
+    cache = ScoreCache(path, claim_ttl_s=0.6)  # renewed every 0.1 s
+    assert cache.claim("k", "iso", ["nasi"]) == "mine"
+    with sqlite3.connect(path) as db:
+        first = db.execute("SELECT since FROM claims").fetchone()[0]
+    time.sleep(0.5)
+    with sqlite3.connect(path) as db:
+        later = db.execute("SELECT since FROM claims").fetchone()[0]
+    assert later > first + 0.2
+    other = ScoreCache(path, claim_ttl_s=0.6)
+    other.owner = "otherhost:1"
+    time.sleep(0.7)  # longer than the expiry, but renewed meanwhile
+    assert other.claim("k", "iso", ["nasi"]) == "taken"
+    cache.close()
+    time.sleep(0.7)  # its run is gone: no more renewals, the claim expires
+    assert other.claim("k", "iso", ["nasi"]) == "mine"
+    other.close()
