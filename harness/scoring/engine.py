@@ -138,6 +138,7 @@ def compute_classes(iso_keys: Sequence[str], names: Sequence[str], cfg: ScoreCon
     ``wait_for_others_s``; a class already stored is read, not recomputed.
     """
     book = _Book(cache, key, stats if stats is not None else EngineStats(), on_done)
+    book.results = {k: {} for k in iso_keys}  # in the order asked
     here = executor is None or executor.runs_here(len(iso_keys))
     batch = (x, y)
     notice = WaitNotice(cache)
@@ -147,11 +148,14 @@ def compute_classes(iso_keys: Sequence[str], names: Sequence[str], cfg: ScoreCon
         while todo:
             taken: list[str] = []
             mine = _claimed(todo, book, names, taken, time.monotonic() > deadline)
-            if here:
+            first = next(mine, None)  # claims up to the first class this run computes
+            if first is not None and here:
                 with cpu_threads(None if executor is None else executor.threads):
-                    _compute_here(mine, names, cfg, batch, device, book)
-            else:
-                _compute_sharded(mine, len(todo), names, cfg, batch, executor, book)
+                    _compute_here(itertools.chain([first], mine), names, cfg, batch, device,
+                                  book)
+            elif first is not None:
+                _compute_sharded(itertools.chain([first], mine), len(todo), names, cfg, batch,
+                                 executor, book)
             todo = taken
             if todo:  # held by another run: wait, say so now and then
                 notice.waiting(key, todo)
@@ -174,6 +178,7 @@ class _Book:
         self.cache, self.key, self.stats = cache, key, stats
         self.on_done = on_done or (lambda: None)
         self.results: dict[str, dict[str, float]] = {}
+        self.shards = 0  # shards computed on an executor
 
     def add(self, iso_key: str, values: dict[str, float]) -> None:
         self.results.setdefault(iso_key, {}).update(values)
@@ -269,7 +274,8 @@ def _compute_sharded(mine: Iterator[str], n: int, names, cfg, batch, executor, b
     n_shards = math.ceil(n / size)
     for rows, device in executor.map_unordered(score_shard, jobs, (x, y), n_jobs=n_shards):
         book.store(rows, device)
-    executor.info.update({"shards": n_shards, "shard_size": size})
+        book.shards += 1
+    executor.info.update({"shards": book.shards, "shard_size": size})
 
 
 def _chunks(items: Iterator[str], size: int) -> Iterator[list[str]]:
