@@ -69,12 +69,18 @@ def _on_corruption(method):
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
+            if (getattr(exc, "sqlite_errorname", None) or "").startswith(WRITE_FAILURES):
+                raise CacheError(f"cannot write the cache {self.path}: {exc}; the results "
+                                 "stored so far are kept") from None
             if not is_corruption(exc):
                 raise
             self._recover(exc)
             return method(self, *args, **kwargs)
 
     return guarded
+
+
+WRITE_FAILURES = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR")  # one line, not a trace
 
 
 class ScoreCache:
