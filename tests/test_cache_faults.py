@@ -246,3 +246,18 @@ def test_claims_of_a_live_run_are_renewed(tmp_path):
     time.sleep(0.7)  # its run is gone: no more renewals, the claim expires
     assert other.claim("k", "iso", ["nasi"]) == "mine"
     other.close()
+
+
+def test_full_cache_is_a_one_line_error_and_keeps_what_was_stored(tmp_path):
+    from harness.scoring.cache import CacheError
+
+    path = tmp_path / "c.sqlite"
+    cache = ScoreCache(path)
+    cache.store_many("k", [("a", {"nasi": 1.0}, 0.1)], "cpu")
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count = {pages}")  # as a full disk: SQLITE_FULL
+    rows = [(f"class-{i:04d}-" + "x" * 200, {"nasi": float(i)}, 0.1) for i in range(200)]
+    with pytest.raises(CacheError, match="cannot write the cache .*full.*stored so far are kept"):
+        cache.store_many("k", rows, "cpu")
+    cache.close()
+    assert ScoreCache(path).lookup("k", "nasi") == {"a": 1.0}  # the transaction rolled back
