@@ -5,6 +5,7 @@ mid-run; and no Ray process outlives a driver killed with ``kill -9``. ``-m mult
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -193,3 +194,40 @@ def test_no_ray_process_outlives_a_killed_driver(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sigterm_stops_a_ray_run_cleanly(tmp_path):
+    """ray.init's native SIGTERM handler would abort (exit 134): the command keeps its own,
+    stops with exit 143, keeps what it stored, releases its claims, and leaves no Ray."""
+    pytest.importorskip("ray")
+    cache = tmp_path / "c.sqlite"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = str(ROOT)
+    cmd = [sys.executable, "-m", "harness.rank", "--quiet", "--batch-size", "8", "--width", "4",
+           "--cells", "1", "--data", "gaussian", "--sample", "400", "--executor", "ray",
+           "--shard-size", "4", "--cache", str(cache), "--out", str(tmp_path / "o")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stored, deadline, ray_procs = 0, time.time() + 120, set()
+        while stored == 0 and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            ray_procs |= _descendants(proc.pid)
+            if cache.exists():
+                with contextlib.suppress(sqlite3.Error), sqlite3.connect(cache) as db:
+                    stored = db.execute("SELECT count(*) FROM scores").fetchone()[0]
+        assert stored > 0, "no result was stored"
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert "terminated: results already stored" in err
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT count(*) FROM scores").fetchone()[0] >= stored
+        assert db.execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in ray_procs):
+        time.sleep(0.2)
+    assert not [p for p in ray_procs if _alive(p)], "Ray processes outlived the command"

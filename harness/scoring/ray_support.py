@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,19 @@ LOOPBACK = "127.0.0.1"
 
 
 def start_ray(ray, address: str | None, num_cpus: int | None = None):
+    """:func:`_start_ray`, keeping this process's SIGTERM and SIGINT handlers: ray.init
+    installs a native SIGTERM handler that aborts the process (exit 134, nothing cleaned
+    up) where the command lines stop cleanly (exit 143, Ray shut down)."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _start_ray(ray, address, num_cpus)
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _start_ray(ray, address: str | None, num_cpus: int | None = None):
     """Connect to the cluster at ``address`` (a one-line UserError when it does not answer),
     or start a local one with ``num_cpus`` CPUs (default: the usable cores) on the loopback
     address; then returns its reaper process (stop it with :func:`stop_reaper`), else None."""
