@@ -53,6 +53,11 @@ def rows(path) -> dict[int, tuple]:
                                                 "FROM scores")}
 
 
+def asides_of(folder: Path) -> list[Path]:
+    """The caches moved aside (without the -wal / -shm moved with them)."""
+    return [p for p in folder.glob("c.sqlite.corrupt-*") if not p.name.endswith(("-wal", "-shm"))]
+
+
 def damage_middle_leaf(path: Path) -> int:
     """Overwrite the middle leaf page of the scores table with garbage; its cell count."""
     with sqlite3.connect(path) as db:
@@ -79,7 +84,7 @@ def test_damaged_page_is_found_at_open_and_the_rest_kept(built, tmp_path):
     proc = rank(tmp_path, cache, "o")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "notice: cache" in proc.stderr, proc.stderr
-    asides = list(tmp_path.glob("c.sqlite.corrupt-*"))
+    asides = asides_of(tmp_path)
     assert len(asides) == 1
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "o" / "ranking.csv"), ref)
     after = rows(cache)
@@ -126,7 +131,7 @@ def test_damage_met_mid_run_is_repaired_and_the_rest_kept(built, tmp_path, capsy
     assert stats.classes_cached + stats.classes_computed == 40
     after = rows(path)
     assert len(after) == len(before)
-    assert len(list(tmp_path.glob("c.sqlite.corrupt-*"))) == 1
+    assert len(asides_of(tmp_path)) == 1
 
 
 def make_read_only(path: Path, folder_too: bool = True) -> None:

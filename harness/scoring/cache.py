@@ -271,7 +271,8 @@ class _Heartbeat:
     def _run(self, path, owner, every_s):
         while not self._stop.wait(every_s):
             try:
-                with sqlite3.connect(path, timeout=30.0) as db:
+                uri = f"file:{quote(str(Path(path).resolve()))}?mode=rw"  # never creates it
+                with sqlite3.connect(uri, uri=True, timeout=30.0) as db:
                     db.execute("UPDATE claims SET since=? WHERE owner=?", (time.time(), owner))
                 db.close()
             except sqlite3.Error:
