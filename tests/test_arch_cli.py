@@ -32,7 +32,7 @@ BAD_INPUTS = {
                           "/no/such"),
 }
 # The same contract checked in-process (cheaper: every error exit of a fresh process imports
-# torch through harness.cli.user_error_types).
+# torch through harness.errors.user_error_types).
 MORE_BAD_INPUTS = {
     "negative index": (["-1"], "-1"),
     "not an arch": (["six"], "'six'"),

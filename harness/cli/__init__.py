@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from harness.errors import UserError
+from harness.errors import user_error_types
 
 PLUGIN_HELP = ("a module that registers scores of your own with nasi.scores.register: an "
                "importable module name or a .py file; repeatable. Imported here and by every "
@@ -15,26 +15,6 @@ PLUGIN_HELP = ("a module that registers scores of your own with nasi.scores.regi
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 EXIT_TERMINATED = 143  # SIGTERM (128 + SIGTERM), e.g. a batch scheduler's time limit
-
-
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input rather than a bug.
-
-    Only modules already imported can have raised one, so nothing is imported here: an
-    argparse error must not pay for importing torch.
-    """
-    candidates = {
-        "benchmarks.errors": "BenchmarkError", "nasi.datasets": "DatasetError",
-        "nasi.space": "ArchError", "nasi.scores.registry": "ScoreError",
-        "nasi.data_sources": "DataError",
-        "harness.scoring.cache": "CacheError", "nasi.device": "DeviceError",
-    }
-    types: list[type[BaseException]] = [UserError]
-    for module, name in candidates.items():
-        mod = sys.modules.get(module)
-        if mod is not None and hasattr(mod, name):
-            types.append(getattr(mod, name))
-    return tuple(types)
 
 
 # Set by the ``nasi-harness`` console script: usage lines then read "nasi-harness rank", not

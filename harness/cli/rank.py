@@ -111,13 +111,13 @@ def _scale_out_options(p: Parser) -> None:
     ex = p.add_argument_group("scale-out (see harness.scoring.executors)")
     ex.add_argument("--executor", default="local", choices=("local", "ray"),
                     help="local: worker processes on this machine (default); ray: shards of "
-                         "classes as Ray tasks that write to the cache (needs `pip install "
-                         "nasi-harness[ray]` and a --cache file all Ray nodes share)")
+                         "classes as Ray tasks whose results this process stores in the "
+                         "cache (needs `pip install nasi-harness[ray]`; nothing shared)")
     ex.add_argument("--workers", type=int, metavar="W",
                     help="local: scoring processes (default: all usable cores on the CPU, each "
                          "with one torch thread, so scores do not depend on W; 1 on CUDA)")
     ex.add_argument("--address", help="Ray cluster to connect to (default: start a local one "
-                                      "on this machine's cores)")
+                                      "on this machine's cores, loopback only)")
     ex.add_argument("--shard-size", type=int, metavar="N",
                     help="isomorphism classes per Ray task (default: about 4 tasks per worker "
                          "slot, at most 64)")

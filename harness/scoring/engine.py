@@ -5,7 +5,9 @@
   whatever subset, order or shard it was requested in.
 - The 341 disconnected architectures get each score's documented ``disconnected_value``
   without running a network; closed-form scores (params, flops) are computed per architecture.
-- Results go to the SQLite cache as each class finishes: reruns and interrupted runs resume.
+- Results go to the SQLite cache as they come back: reruns and interrupted runs resume. This
+  process (the driver) is the cache's only writer; worker processes and Ray tasks return
+  their results and never open it, so no filesystem has to be shared with them.
 - CUDA when available, else CPU with channels_last; ``executor`` decides where the missing
   classes run (harness.scoring.executors: worker processes, one thread each on the CPU; or Ray).
 """
@@ -13,16 +15,18 @@
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
 
+from harness.errors import UserError
 from harness.progress import Progress
-from harness.scoring.cache import ScoreCache
+from harness.scoring.cache import ScoreCache, WaitNotice
 from harness.scoring.executors import shard
 from harness.scoring.local_pool import cpu_threads
 from harness.scoring.oom import score_splitting_on_oom
@@ -73,6 +77,10 @@ def score_archs(archs: Sequence[Arch], names: Sequence[str], cfg: ScoreConfig,
     results = _from_cache(cache, key, wanted, net_names, {**cfg.key_dict(),
                                                            "batch": batch_fingerprint})
     todo = [k for k in wanted if any(n not in results[k] for n in net_names)]
+    if todo and cache is not None and cache.read_only:
+        raise UserError(f"the cache {cache.path} is read-only and lacks {len(todo)} of the "
+                        f"{len(wanted)} classes this run needs: make it writable or pass "
+                        "another --cache (or --no-cache)")
     stats.classes_total = len(wanted)
     stats.classes_cached = len(wanted) - len(todo)
 
@@ -129,20 +137,94 @@ def compute_classes(iso_keys: Sequence[str], names: Sequence[str], cfg: ScoreCon
                     device: torch.device, executor=None, stats: EngineStats | None = None,
                     on_done: Callable[[], object] | None = None,
                     wait_for_others_s: float = 3600.0) -> dict[str, dict[str, float]]:
-    """The network scores of ``iso_keys``, computed where ``executor`` says: in this process
-    (None, or a job too small for its workers; with the executor's thread count) or in shards
-    of a few classes on its workers or Ray tasks. iso_key -> {name: value}."""
-    stats = stats if stats is not None else EngineStats()
-    on_done = on_done or (lambda: None)
-    if executor is None or executor.runs_here(len(iso_keys)):
-        with cpu_threads(None if executor is None else executor.threads):
-            out = score_classes(iso_keys, names, cfg, x, y, key, cache, device, stats,
-                                on_done=on_done, wait_for_others_s=wait_for_others_s)
-        if executor is not None:
-            executor.info = {"processes_used": 1}
-        return out
-    return _score_sharded(list(iso_keys), names, cfg, (x, y), key, cache, executor, stats,
-                          on_done)
+    """The network scores ``names`` of the classes ``iso_keys`` (each on its
+    representative) under the cache key ``key``; iso_key -> {name: value}.
+
+    They are computed where ``executor`` says: in this process (None, or a job too small for
+    its workers; with the executor's thread count) or in shards of a few classes on its
+    workers or Ray tasks. This process is the only one that writes ``cache``: it claims each
+    class just before it is computed (so concurrent runs on one cache split the work) and
+    stores each result as it comes back. A class another run holds is waited for (said on
+    stderr) and taken over when that claim expires (:mod:`harness.scoring.cache`) or after
+    ``wait_for_others_s``; a class already stored is read, not recomputed.
+    """
+    book = _Book(cache, key, stats if stats is not None else EngineStats(), on_done)
+    book.results = {k: {} for k in iso_keys}  # in the order asked
+    here = executor is None or executor.runs_here(len(iso_keys))
+    batch = (x, y)
+    notice = WaitNotice(cache)
+    deadline = time.monotonic() + wait_for_others_s
+    todo = list(iso_keys)
+    try:
+        while todo:
+            taken: list[str] = []
+            mine = _claimed(todo, book, names, taken, time.monotonic() > deadline)
+            first = next(mine, None)  # claims up to the first class this run computes
+            if first is not None and here:
+                with cpu_threads(None if executor is None else executor.threads):
+                    _compute_here(itertools.chain([first], mine), names, cfg, batch, device,
+                                  book)
+            elif first is not None:
+                _compute_sharded(itertools.chain([first], mine), len(todo), names, cfg, batch,
+                                 executor, book)
+            todo = taken
+            if todo:  # held by another run: wait, say so now and then
+                notice.waiting(key, todo)
+                time.sleep(WAIT_POLL_S)
+    finally:
+        if cache is not None:
+            cache.release_claims()
+    if here and executor is not None:
+        executor.info = {"processes_used": 1}
+    return book.results
+
+
+WAIT_POLL_S = 0.2
+
+
+class _Book:
+    """The results so far; stores computed ones in the cache (one transaction per batch)."""
+
+    def __init__(self, cache, key, stats: EngineStats, on_done):
+        self.cache, self.key, self.stats = cache, key, stats
+        self.on_done = on_done or (lambda: None)
+        self.results: dict[str, dict[str, float]] = {}
+        self.shards = 0  # shards computed on an executor
+
+    def add(self, iso_key: str, values: dict[str, float]) -> None:
+        self.results.setdefault(iso_key, {}).update(values)
+        self.on_done()
+
+    def store(self, rows, device: str) -> None:
+        """``rows``: [(iso_key, values, seconds)] computed on ``device``."""
+        if self.cache is not None:
+            self.cache.store_many(self.key, rows, device)
+        for k, values, seconds in rows:
+            self.stats.classes_computed += 1
+            self.stats.compute_seconds += seconds
+            self.add(k, values)
+
+
+def _claimed(keys, book: _Book, names, taken: list, force: bool) -> Iterator[str]:
+    """The classes of ``keys`` this run computes, each claimed as it is drawn; classes stored
+    meanwhile are read, classes another run holds are appended to ``taken``."""
+    cache = book.cache
+    for k in keys:
+        status = "mine" if cache is None else cache.claim(book.key, k, names, force=force)
+        if status == "mine":
+            yield k
+        elif status == "done":  # another run stored it since we looked
+            book.add(k, cache.get(book.key, k))
+        else:
+            taken.append(k)
+
+
+def _compute_here(mine: Iterator[str], names, cfg, batch, device, book: _Book) -> None:
+    x, y, channels_last = _prepare_batch(*batch, device)
+    reps = class_representatives()
+    for k in mine:
+        values, seconds = _score_one(reps[k], names, cfg, x, y, device, channels_last)
+        book.store([(k, values, seconds)], str(device))
 
 
 def _prepare_batch(x: torch.Tensor, y: torch.Tensor, device: torch.device):
@@ -160,76 +242,21 @@ def score_classes(iso_keys: Sequence[str], names: Sequence[str], cfg: ScoreConfi
                   device: torch.device, stats: EngineStats | None = None,
                   on_done: Callable[[], object] | None = None,
                   wait_for_others_s: float = 3600.0) -> dict[str, dict[str, float]]:
-    """Compute the network scores ``names`` of the classes ``iso_keys`` (each on its
-    representative) under the cache key ``key``; iso_key -> {name: value}.
-
-    Each class is stored in ``cache`` as soon as it is computed. Claims let processes that
-    share the cache split the work: a class another live process is computing is waited for,
-    and taken over when its claim expires or its process is gone. A class already stored is
-    read, not recomputed. Used by :func:`score_archs` and by each task of an executor.
-    """
-    stats = stats if stats is not None else EngineStats()
-    x, y, channels_last = _prepare_batch(x, y, device)
-    reps = class_representatives()
-    results: dict[str, dict[str, float]] = {k: {} for k in iso_keys}
-
-    def run(k: str) -> None:
-        _compute(k, reps[k], names, cfg, x, y, device, channels_last, results, cache, key,
-                 stats)
-
-    def done() -> None:
-        if on_done is not None:
-            on_done()
-
-    deferred: list[str] = []
-    try:
-        for k in iso_keys:
-            status = "mine" if cache is None else cache.claim(key, k, names)
-            if status == "mine":
-                run(k)
-            elif status == "done":  # another process stored it since we looked
-                results[k].update(cache.get(key, k))
-            else:
-                deferred.append(k)  # another process is computing it
-                continue
-            done()
-        # classes another process holds: wait for its results; take a class over when the
-        # claim expires or its process is gone
-        deadline = time.monotonic() + wait_for_others_s
-        while deferred:
-            still = []
-            for k in deferred:
-                status = cache.claim(key, k, names)
-                if status == "done":
-                    results[k].update(cache.get(key, k))
-                elif status == "mine" or time.monotonic() > deadline:
-                    run(k)
-                else:
-                    still.append(k)
-                    continue
-                done()
-            deferred = still
-            if deferred:
-                time.sleep(0.2)
-    finally:
-        if cache is not None:
-            cache.release_claims()
-    return results
+    """The network scores ``names`` of the classes ``iso_keys`` computed in this process
+    (:func:`compute_classes` without an executor)."""
+    return compute_classes(iso_keys, names, cfg, x, y, key, cache, device, None, stats,
+                           on_done, wait_for_others_s)
 
 
-def _compute(iso_key, rep, names, cfg, x, y, device, channels_last, results, cache, key, stats):
+def _score_one(rep: Arch, names, cfg, x, y, device, channels_last) -> tuple[dict, float]:
+    """The scores of one class's representative and the seconds they took."""
     t = time.perf_counter()
     # on a GPU out-of-memory error, scores that allow it are recomputed on batch chunks
     values = score_splitting_on_oom(score_architecture, rep, list(names), cfg, x, y,
                                     device=device, prune=True, channels_last=channels_last)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    dt = time.perf_counter() - t
-    stats.classes_computed += 1
-    stats.compute_seconds += dt
-    results[iso_key].update(values)
-    if cache is not None:
-        cache.store(key, iso_key, values, dt, str(device))
+    return values, time.perf_counter() - t
 
 
 MAX_LOCAL_SHARD, MAX_RAY_SHARD = 8, 64  # classes per task: smooth progress, little lost work
@@ -237,41 +264,42 @@ MAX_LOCAL_SHARD, MAX_RAY_SHARD = 8, 64  # classes per task: smooth progress, lit
 
 @dataclass(frozen=True)
 class ShardJob:
+    """Classes for one worker or Ray task; it returns their scores and opens no file."""
+
     iso_keys: list[str]
     names: list[str]
     cfg: ScoreConfig
-    key: str
-    cache_path: str | None  # each task stores every class there as it finishes
 
 
-def _score_sharded(todo, names, cfg, batch, key, cache, executor, stats, on_done):
+def _shard_size(n: int, executor) -> int:
     max_size = MAX_RAY_SHARD if executor.name == "ray" else MAX_LOCAL_SHARD
-    shards = shard(todo, executor, max_size, getattr(executor, "shard_size", None))
-    path = None if cache is None else str(Path(cache.path).resolve())
-    jobs = [ShardJob(keys, list(names), cfg, key, path) for keys in shards]
+    return len(shard(range(n), executor, max_size, getattr(executor, "shard_size", None))[0])
+
+
+def _compute_sharded(mine: Iterator[str], n: int, names, cfg, batch, executor, book) -> None:
+    """Shards of the classes ``mine`` (about ``n``) on the executor; each shard's results
+    are stored by the driver as they come back."""
+    size = _shard_size(n, executor)
+    jobs = (ShardJob(keys, list(names), cfg) for keys in _chunks(mine, size))
     x, y = (t.detach().cpu() for t in batch)
-    results: dict[str, dict[str, float]] = {}
-    for out, computed, seconds in executor.map_unordered(score_shard, jobs, (x, y)):
-        results.update(out)
-        stats.classes_computed += computed
-        stats.compute_seconds += seconds
-        for _ in out:
-            on_done()
-    executor.info.update({"shards": len(shards), "shard_size": len(shards[0])})
-    return results
+    n_shards = math.ceil(n / size)
+    for rows, device in executor.map_unordered(score_shard, jobs, (x, y), n_jobs=n_shards):
+        book.store(rows, device)
+        book.shards += 1
+    executor.info.update({"shards": book.shards, "shard_size": size})
 
 
-_CACHES: dict[str, ScoreCache] = {}  # a worker's open caches, reused across its tasks
+def _chunks(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
 
 
 def score_shard(job: ShardJob, batch, device: str):
-    """One executor task: (iso_key -> values, classes computed, seconds)."""
-    cache = None
-    if job.cache_path is not None:
-        cache = _CACHES.get(job.cache_path)
-        if cache is None:
-            cache = _CACHES[job.cache_path] = ScoreCache(job.cache_path)
-    stats = EngineStats()
-    out = score_classes(job.iso_keys, job.names, job.cfg, *batch, job.key, cache,
-                        torch.device(device), stats)
-    return out, stats.classes_computed, stats.compute_seconds
+    """One executor task: ([(iso_key, values, seconds)], device). It never touches the
+    cache: the driver stores what it returns."""
+    dev = torch.device(device)
+    x, y, channels_last = _prepare_batch(*batch, dev)
+    reps = class_representatives()
+    rows = [(k, *_score_one(reps[k], job.names, job.cfg, x, y, dev, channels_last))
+            for k in job.iso_keys]
+    return rows, device

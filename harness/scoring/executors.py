@@ -3,15 +3,20 @@ job per group and seed).
 
 An executor maps a picklable function over jobs and yields the results as they finish:
 ``fn(job, shared, device) -> result``, ``shared`` being data every job reads (the batch),
-shipped once where the executor allows it. Two implementations:
+shipped once where the executor allows it. Jobs are taken from their iterable only when a
+slot frees up (at most two per slot in flight), so a caller can decide a job (e.g. claim its
+classes in the cache) just before it runs. Results travel back to the caller, the only
+process that writes files or the cache: workers and Ray tasks need no shared filesystem.
+Two implementations:
 
 - :class:`LocalExecutor`: this process (``workers=1``, or fewer jobs than ``min_pool_jobs``),
   or spawned worker processes (:mod:`harness.scoring.local_pool`) with ``threads`` torch
   threads each (default 1 on the CPU: a result does not depend on the worker count, float32
   reductions depend on the thread count in the last digits).
 - :class:`RayExecutor`: one Ray task per job (``pip install nasi-harness[ray]``), retried
-  (``max_retries``) when it fails, except for bad input, which no retry can fix and which is
-  raised in the driver. Jobs still queued are cancelled on an error or Ctrl-C.
+  (``max_retries``) when it fails or its worker or node is lost (only the jobs in flight
+  there are redone), except for bad input, which no retry can fix and which is raised in the
+  driver. Jobs still queued are cancelled on an error or Ctrl-C.
 
 Both send the user's scores with every job (:mod:`harness.scoring.shipping`): plugins are
 imported in the worker, scores defined in ``__main__`` travel by value.
@@ -19,20 +24,28 @@ imported in the worker, scores defined in ``__main__`` travel by value.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 
 import torch
 
-from harness.errors import UserError
+from harness.errors import UserError, user_error_types
 from harness.scoring.local_pool import cpu_threads, kill_pool, spawn_pool, usable_cores
-from harness.scoring.ray_support import RAY_DEVICES, import_ray, one_line, start_ray
+from harness.scoring.ray_support import (
+    RAY_DEVICES,
+    import_ray,
+    one_line,
+    start_ray,
+    stop_reaper,
+)
 from harness.scoring.shipping import CannotShip, pack_scores, run_with_scores, warn_in_process
 
 Job = object
 JobFn = Callable[[Job, object, str], object]
+IN_FLIGHT_PER_SLOT = 2  # queued jobs per slot: slots never idle, little work lost with a node
 
 
 class Executor:
@@ -50,7 +63,7 @@ class Executor:
         """Jobs that run at once."""
         return 1
 
-    def map_unordered(self, fn: JobFn, jobs: Sequence[Job], shared=None) -> Iterator[object]:
+    def map_unordered(self, fn: JobFn, jobs: Iterable[Job], shared=None) -> Iterator[object]:
         raise NotImplementedError
 
     def describe(self) -> dict:
@@ -105,9 +118,13 @@ class LocalExecutor(Executor):
         return {"name": self.name, "workers": self.workers, "threads_per_worker": self.threads,
                 **self.info}
 
-    def map_unordered(self, fn: JobFn, jobs: Sequence[Job], shared=None) -> Iterator[object]:
+    def map_unordered(self, fn: JobFn, jobs: Iterable[Job], shared=None,
+                      n_jobs: int | None = None) -> Iterator[object]:
+        """``n_jobs``: how many ``jobs`` holds when it is not a sequence (decides whether they
+        run in this process)."""
         device = str(self.device)
-        pack, here = None, self.runs_here(len(jobs))
+        n_jobs = len(jobs) if n_jobs is None else n_jobs
+        pack, here = None, self.runs_here(n_jobs)
         if not here:
             try:
                 pack = pack_scores()  # the user's scores, for the workers
@@ -122,11 +139,15 @@ class LocalExecutor(Executor):
             return
         if self._pool is None:
             self._pool = spawn_pool(self.workers, self.threads)
-        self.info = {"processes_used": min(self.workers, len(jobs))}
-        pending = {self._pool.submit(run_with_scores, pack, fn, job, shared, device)
-                   for job in jobs}
+        self.info = {"processes_used": min(self.workers, n_jobs)}
+        queue, pending = iter(jobs), set()
         try:
-            while pending:
+            while True:
+                for job in itertools.islice(queue, IN_FLIGHT_PER_SLOT * self.workers
+                                            - len(pending)):
+                    pending.add(self._pool.submit(run_with_scores, pack, fn, job, shared, device))
+                if not pending:
+                    break
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     yield fut.result()
@@ -176,7 +197,7 @@ class RayExecutor(Executor):
             raise UserError(f"cpus_per_task must be >= 1, got {self.cpus_per_task}")
         if self.max_retries < 0:
             raise UserError(f"max_retries must be >= 0, got {self.max_retries}")
-        self._ray, self._started = None, False
+        self._ray, self._started, self._reaper = None, False, None
 
     def describe(self) -> dict:
         return {"name": self.name, "address": self.address, "gpus_per_task": self.gpus_per_task,
@@ -188,7 +209,7 @@ class RayExecutor(Executor):
         if self._ray is None:
             ray = import_ray()
             if not ray.is_initialized():
-                start_ray(ray, self.address, self.num_cpus)
+                self._reaper = start_ray(ray, self.address, self.num_cpus)
                 self._started = True
             self._ray = ray
         return self._ray
@@ -208,21 +229,27 @@ class RayExecutor(Executor):
             slots = max(1, min(slots, int(resources.get("GPU", 0) / self.gpus_per_task)))
         return slots
 
-    def map_unordered(self, fn: JobFn, jobs: Sequence[Job], shared=None) -> Iterator[object]:
+    def map_unordered(self, fn: JobFn, jobs: Iterable[Job], shared=None,
+                      n_jobs: int | None = None) -> Iterator[object]:
         ray = self.open()
         use_gpu = self.use_gpu()
         device = "cuda" if use_gpu else "cpu"
-        self.info = {"slots": self.slots(), "task_device": device, "ray": ray.__version__}
+        slots = self.slots()
+        self.info = {"slots": slots, "task_device": device, "ray": ray.__version__}
         task = ray.remote(_ray_task).options(
             num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task if use_gpu else 0,
             max_retries=self.max_retries, retry_exceptions=True,
             name=f"nasi-{getattr(fn, '__name__', 'task')}")
         shared_ref = ray.put(shared)
         pack = pack_scores()  # Ray pickles with cloudpickle: __main__ scores travel by value
-        pending = [task.remote(fn, job, shared_ref, device, pack) for job in jobs]
-        failures = []
+        queue, pending, failures, submitted = iter(jobs), [], [], 0
         try:
-            while pending:
+            while True:
+                for job in itertools.islice(queue, IN_FLIGHT_PER_SLOT * slots - len(pending)):
+                    pending.append(task.remote(fn, job, shared_ref, device, pack))
+                    submitted += 1
+                if not pending:
+                    break
                 ready, pending = ray.wait(pending, num_returns=1)
                 try:
                     out = ray.get(ready[0])
@@ -238,14 +265,15 @@ class RayExecutor(Executor):
         if failures:
             n = self.max_retries
             raise RuntimeError(
-                f"{len(failures)} of {len(jobs)} Ray task(s) failed after {n} "
-                f"retr{'y' if n == 1 else 'ies'}; what they stored is kept, a rerun computes "
+                f"{len(failures)} of {submitted} Ray task(s) failed after {n} "
+                f"retr{'y' if n == 1 else 'ies'}; what came back is kept, a rerun computes "
                 f"the rest. First error: {one_line(failures[0])}") from failures[0]
 
     def close(self) -> None:
         if self._started and self._ray is not None:
             self._ray.shutdown()
-        self._ray, self._started = None, False
+        stop_reaper(self._reaper)
+        self._ray, self._started, self._reaper = None, False, None
 
 
 @dataclass
@@ -256,8 +284,6 @@ class _BadInput:
 def _ray_task(fn: JobFn, job: Job, shared, device: str, pack=None):
     """A Ray task: the user's scores installed (harness.scoring.shipping); bad input comes
     back as a value (Ray would retry an exception)."""
-    from harness.cli import user_error_types
-
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("this Ray task was given a GPU but torch sees no CUDA device")
     try:
@@ -270,6 +296,7 @@ def make_executor(kind: str, device: torch.device, *, workers: int | None = None
                   address: str | None = None, shard_size: int | None = None,
                   gpus_per_task: float | None = None, ray_device: str = "auto",
                   cache: bool = True) -> Executor:
+    # ``cache`` is accepted for the command lines' sake: every executor works without one
     """The executor a command line asked for, checked before any work (UserError)."""
     ray_only = {"--address": address, "--shard-size": shard_size,
                 "--gpus-per-task": gpus_per_task}
@@ -281,9 +308,6 @@ def make_executor(kind: str, device: torch.device, *, workers: int | None = None
     if workers is not None:
         raise UserError("--workers only applies with --executor local (Ray sizes its own "
                         "tasks)")
-    if not cache:
-        raise UserError("--executor ray needs the score cache (its tasks write their results "
-                        "there): drop --no-cache")
     ex = RayExecutor(address=address, shard_size=shard_size, device=ray_device,
                      **({} if gpus_per_task is None else {"gpus_per_task": gpus_per_task}))
     import_ray()

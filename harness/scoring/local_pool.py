@@ -58,7 +58,6 @@ def kill_pool(pool: ProcessPoolExecutor) -> None:
 
 
 # ------------------------------------------------------------------ worker side
-_CACHES: dict[str, object] = {}
 
 
 def worker_init(parent_pid: int, threads: int | None) -> None:

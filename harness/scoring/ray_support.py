@@ -1,9 +1,22 @@
-"""Ray plumbing: import it with a one-line error when missing, start or join a cluster."""
+"""Ray plumbing: import it with a one-line error when missing, start or join a cluster.
+
+A local cluster started here advertises only the loopback address (``node_ip_address``
+127.0.0.1: no other host can join it or is sent its addresses), has no dashboard, and is
+watched by :mod:`harness.scoring.ray_reaper`, so that no Ray process outlives a driver killed
+with ``kill -9``; SIGTERM and Ctrl-C shut it down through the executor's ``close``. Ray's
+own gRPC servers (GCS, raylet, workers) still listen on all interfaces whatever the node
+address (Ray's design, seen with ``ss -ltnp`` on Ray 2.60; Ray's token authentication guards
+them): on a machine reachable from an untrusted network, firewall those ports.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
 
 from harness.errors import UserError
 from harness.scoring.local_pool import usable_cores
@@ -22,19 +35,58 @@ def import_ray():
     return ray
 
 
-def start_ray(ray, address: str | None, num_cpus: int | None = None) -> None:
+LOOPBACK = "127.0.0.1"
+
+
+def start_ray(ray, address: str | None, num_cpus: int | None = None):
+    """:func:`_start_ray`, keeping this process's SIGTERM and SIGINT handlers: ray.init
+    installs a native SIGTERM handler that aborts the process (exit 134, nothing cleaned
+    up) where the command lines stop cleanly (exit 143, Ray shut down)."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _start_ray(ray, address, num_cpus)
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _start_ray(ray, address: str | None, num_cpus: int | None = None):
     """Connect to the cluster at ``address`` (a one-line UserError when it does not answer),
-    or start a local one with ``num_cpus`` CPUs (default: the usable cores)."""
+    or start a local one with ``num_cpus`` CPUs (default: the usable cores) on the loopback
+    address; then returns its reaper process (stop it with :func:`stop_reaper`), else None."""
     common = {"include_dashboard": False, "logging_level": logging.WARNING}
     if not address:
-        ray.init(num_cpus=num_cpus or usable_cores(), **common)
-        return
+        reaper = start_reaper()
+        try:
+            ray.init(address="local", num_cpus=num_cpus or usable_cores(),
+                     _node_ip_address=LOOPBACK, **common)
+        except BaseException:
+            stop_reaper(reaper)
+            raise
+        return reaper
     _probe(address)
     try:
         ray.init(address=address, **common)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"cannot connect to the Ray cluster at {address}: {msg}") from None
+    return None
+
+
+def start_reaper() -> subprocess.Popen | None:
+    """The watchdog that kills this driver's local Ray processes if it dies (Linux only)."""
+    if not os.path.isdir("/proc"):  # pragma: no cover - not Linux
+        return None
+    return subprocess.Popen([sys.executable, "-m", "harness.scoring.ray_reaper",
+                             str(os.getpid())], start_new_session=True,
+                            stdin=subprocess.DEVNULL)
+
+
+def stop_reaper(reaper: subprocess.Popen | None) -> None:
+    if reaper is not None and reaper.poll() is None:
+        reaper.terminate()
+        reaper.wait(timeout=10)
 
 
 def _probe(address: str, timeout_s: float = 10.0) -> None:

@@ -4,7 +4,11 @@
 - ``--workers W``: W local worker processes, each with ``--threads`` torch threads: on a 2-core
   CPU two single-thread searches run side by side;
 - ``--executor ray [--address ADDR]``: one Ray task per job, ``--threads`` CPUs each, a
-  quarter GPU when the cluster has GPUs and the device is not the CPU; failed tasks are retried.
+  quarter GPU when the cluster has GPUs and the device is not the CPU; failed tasks (also on a
+  lost worker or node) are retried. A Ray task opens no file: the driver hands it the
+  black-box checkpoint's text and writes the checkpoint from what the task returns, so the
+  nodes share no filesystem (an interrupted Ray search restarts from the checkpoint the
+  driver last wrote, i.e. from its start or from where an earlier local run stopped).
 Both are :mod:`harness.scoring.executors`, the executors ``harness.rank`` uses.
 
 A search is seeded and runs with a fixed thread count, so every executor gives the same
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from harness.scoring.executors import Executor, LocalExecutor, RayExecutor
 
@@ -28,6 +33,8 @@ class SearchJob:
     cfg: object  # nasi.search.SearchConfig or nasi.blackbox.BlackBoxConfig
     random_baseline: bool
     checkpoint: str | None = None  # black-box: the evaluations file of this search
+    # set by the driver for a remote task: the checkpoint's text (the task writes no file)
+    checkpoint_text: str | None = None
 
 
 # Called after every NASI step / network scored by a search running in this process (one
@@ -57,8 +64,9 @@ def _step(*_) -> None:
         _step_hook()
 
 
-def run_job(job: SearchJob, threads: int, device: str) -> tuple[SearchJob, object, dict | None]:
-    """One search (and its random baseline at equal wall time): (job, result, rb)."""
+def run_job(job: SearchJob, threads: int, device: str) -> tuple:
+    """One search (and its random baseline at equal wall time): (job, result, rb,
+    evaluations for the driver to checkpoint or None, device)."""
     import torch
 
     from nasi.blackbox import BlackBoxConfig
@@ -69,20 +77,21 @@ def run_job(job: SearchJob, threads: int, device: str) -> tuple[SearchJob, objec
     if dev.type == "cpu":
         torch.set_num_threads(threads)
     if isinstance(job.cfg, BlackBoxConfig):
-        return job, *run_blackbox_job(job, dev)
+        res, rb, scored = run_blackbox_job(job, dev)
+        return job, res, rb, scored if job.checkpoint_text is not None else None, str(dev)
     res = run_search(job.cfg, dev, progress=_step)
     rb = random_search_baseline(job.cfg, res.seconds, dev) if job.random_baseline else None
-    return job, res, rb
+    return job, res, rb, None, str(dev)
 
 
 CHECKPOINT_EVERY = 10  # networks scored between two checkpoint writes
 
 
-def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
+def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None, list]:
     """A black-box search resumed from (and checkpointed to) ``job.checkpoint``, then, if
-    asked, random search with the same objective for the same wall time (fresh cache)."""
-    from pathlib import Path
-
+    asked, random search with the same objective for the same wall time (fresh cache);
+    (result, random baseline, evaluations). With ``job.checkpoint_text`` (a remote task)
+    the search resumes from that text and writes nothing."""
     from harness.searching import store as search_store
     from nasi.blackbox import run_blackbox
     from nasi.objective import NetworkEvaluator, Objective
@@ -90,7 +99,12 @@ def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
 
     cfg, path = job.cfg, Path(job.checkpoint) if job.checkpoint else None
     objective = Objective.parse(cfg.objective)
-    known = search_store.read_checkpoint(path, cfg, str(dev)) if path else {}
+    if job.checkpoint_text is not None:
+        known = search_store.parse_checkpoint(job.checkpoint_text, cfg, str(dev))
+        path = None
+    else:
+        known = search_store.read_checkpoint(path, cfg, str(dev)) if path else {}
+    recording = path is not None or job.checkpoint_text is not None
     evaluator = NetworkEvaluator(objective, cfg.score_config(), dev, known)
     scored: list = [(i, v, s) for i, (v, s) in known.items()]
 
@@ -98,9 +112,9 @@ def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
         ev = evaluator(index)
         if not ev.cached:
             _step()
-        if not ev.cached and path is not None and ev.index not in known:
+        if not ev.cached and recording and ev.index not in known:
             scored.append((ev.index, ev.values, ev.seconds))
-            if len(scored) % CHECKPOINT_EVERY == 0:
+            if path is not None and len(scored) % CHECKPOINT_EVERY == 0:
                 search_store.write_checkpoint(path, cfg, str(dev), scored)
         return ev
 
@@ -116,7 +130,7 @@ def run_blackbox_job(job: SearchJob, dev) -> tuple[object, dict | None]:
         r = run_blackbox(rcfg, NetworkEvaluator(objective, cfg.score_config(), dev), str(dev))
         rb = {"index": r.index, "arch": r.arch.string, "n_archs": r.evaluations,
               "seconds": r.seconds}
-    return res, rb
+    return res, rb, scored
 
 
 def search_executor(opts, device) -> Executor:
@@ -129,6 +143,25 @@ def search_executor(opts, device) -> Executor:
 
 
 def run_jobs(jobs: Sequence[SearchJob], executor: Executor, threads: int) -> Iterator[tuple]:
-    """(job, result, random baseline or None) for every job, as they finish."""
-    if jobs:
-        yield from executor.map_unordered(run_job, jobs, threads)
+    """(job, result, random baseline or None) for every job, as they finish; a remote task's
+    checkpoint is read and written here, in the driver."""
+    if not jobs:
+        return
+    if executor.name == "ray":
+        jobs = [_with_checkpoint_text(job) for job in jobs]
+    for job, res, rb, evals, device in executor.map_unordered(run_job, jobs, threads):
+        if evals is not None and job.checkpoint:
+            from harness.searching import store as search_store
+
+            search_store.write_checkpoint(Path(job.checkpoint), job.cfg, device, evals)
+        yield job, res, rb
+
+
+def _with_checkpoint_text(job: SearchJob) -> SearchJob:
+    if not job.checkpoint:
+        return job
+    try:
+        text = Path(job.checkpoint).read_text()
+    except OSError:  # none yet (or unreadable: the search starts afresh, as locally)
+        text = ""
+    return replace(job, checkpoint_text=text)

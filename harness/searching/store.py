@@ -92,7 +92,15 @@ def checkpoint_path(runs_dir: Path, cfg) -> Path:
 def read_checkpoint(path: Path, cfg, device: str) -> dict[int, tuple[list, float]]:
     """{index: (values, seconds)} of a checkpoint of an equal search, else {}."""
     try:
-        body = json.loads(path.read_text())
+        return parse_checkpoint(path.read_text(), cfg, device)
+    except OSError:
+        return {}
+
+
+def parse_checkpoint(text: str, cfg, device: str) -> dict[int, tuple[list, float]]:
+    """:func:`read_checkpoint` of a checkpoint's text (read by the driver for a Ray task)."""
+    try:
+        body = json.loads(text)
         if not same_search(body, cfg, device):
             return {}
         return {int(i): ([float("nan") if v is None else float(v) for v in vals], float(s))
