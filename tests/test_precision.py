@@ -190,7 +190,7 @@ def test_perf_bad_peer_path_gives_one_line_and_exit_2():
 @pytest.mark.parametrize("args, needle", [
     (["--agreement", "--precision", "bf16"], "apply to the plain benchmark"),
     (["--device", "cpu", "--tf32"], "--tf32 needs a CUDA device"),
-    (["--n", "0"], "--n must be >= 1"),
+    (["--n", "0"], "--n must be in 1..15,625"),
     (["--peer", "/x", "--workers", "2"], "use --threads"),
 ])
 def test_perf_bad_arguments_are_refused_before_any_work(args, needle, capsys):

@@ -131,15 +131,18 @@ def transfer_table(runs: Sequence[tuple[str, str, pd.DataFrame]], score: str,
                 row = {"kind": "score", "score": score, "source": label,
                        "source_dataset": dataset, "target_dataset": tds, "target": col,
                        "subset": subset}
-                if col in df.columns and (subset == "all" or "connected" in df.columns):
-                    s, t, n_invalid = paired_values(df, score, col, subset_mask(df, subset))
-                    row.update(n=int(s.size), n_invalid=n_invalid,
-                               kendall_tau=kendall_tau_b(s, t), spearman_rho=spearman_rho(s, t))
-                else:
-                    row.update(n=0, n_invalid=0, kendall_tau=float("nan"),
-                               spearman_rho=float("nan"))
-                rows.append(row)
+                usable = col in df.columns and (subset == "all" or "connected" in df.columns)
+                rows.append({**row, **_rank_agreement(df, score, col, subset, usable)})
     return pd.DataFrame(rows, columns=_TRANSFER_COLS)
+
+
+def _rank_agreement(df: pd.DataFrame, x: str, y: str, subset: str, usable: bool) -> dict:
+    """n, invalid rows, Kendall and Spearman of columns x and y on a subset (NaN if unusable)."""
+    if not usable:
+        return {"n": 0, "n_invalid": 0, "kendall_tau": float("nan"), "spearman_rho": float("nan")}
+    s, t, n_invalid = paired_values(df, x, y, subset_mask(df, subset))
+    return {"n": int(s.size), "n_invalid": n_invalid, "kendall_tau": kendall_tau_b(s, t),
+            "spearman_rho": spearman_rho(s, t)}
 
 
 _TRANSFER_COLS = ["kind", "score", "source", "source_dataset", "target_dataset", "target",
@@ -160,14 +163,8 @@ def accuracy_transfer(df: pd.DataFrame, columns: Mapping[str, str], *, source: s
                 row = {"kind": "accuracy", "score": scol, "source": source,
                        "source_dataset": sds, "target_dataset": tds, "target": tcol,
                        "subset": subset}
-                if scol in df.columns and tcol in df.columns:
-                    s, t, n_invalid = paired_values(df, scol, tcol, subset_mask(df, subset))
-                    row.update(n=int(s.size), n_invalid=n_invalid,
-                               kendall_tau=kendall_tau_b(s, t), spearman_rho=spearman_rho(s, t))
-                else:
-                    row.update(n=0, n_invalid=0, kendall_tau=float("nan"),
-                               spearman_rho=float("nan"))
-                rows.append(row)
+                usable = scol in df.columns and tcol in df.columns
+                rows.append({**row, **_rank_agreement(df, scol, tcol, subset, usable)})
     return pd.DataFrame(rows, columns=_TRANSFER_COLS)
 
 

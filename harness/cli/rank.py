@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ScoreConfig(dataset=args.dataset, batch_size=args.batch_size, labels=args.labels,
                       data=args.data, loss=args.loss, bn=args.bn, init=args.init, seed=args.seed,
                       C=args.width, N=args.cells, precision=args.precision, tf32=args.tf32)
-    check_precision(cfg.precision, cfg.tf32, resolve_device(args.device))
+    # with Ray the tasks choose their device (make_executor checks --device): check the kind asked
+    check_precision(cfg.precision, cfg.tf32, resolve_device(args.device)
+                    if args.executor == "local" else ("cuda" if args.device == "cuda" else "cpu"))
     out = prepare_out_dir(args.out)
     indices, selection = select_indices(args)
     # with Ray the tasks choose their device; this process only reads the cache
