@@ -80,7 +80,10 @@ def render(real: dict, nasi: dict, exact: list[dict]) -> str:
              f"(ddof 0) over {SEEDS} search seeds, searched on CIFAR-10 and evaluated on all "
              "three datasets (NB201 protocol). Search cost: wall-clock seconds per search on "
              f"{d['environment']['device_name']} (one torch thread per search, two searches "
-             "side by side on the 2-core CPU), networks scored.", "", "## Real searches", ""]
+             "side by side on the 2-core CPU), networks scored. The NASI rows' costs come from "
+             "their own runs (git hash in the row), made in other sessions whose CPU may differ "
+             "(the environment records only `cpu:x86_64`): compare costs within one run only.",
+             "", "## Real searches", ""]
     rows = [[p["method"], p["cost"], *[f"{p[c]['mean']:.2f} ± {p[c]['std']:.2f}"
                                        for c in EVAL_COLUMNS]] for p in d["paper"]]
     g = d["groups"][0]
