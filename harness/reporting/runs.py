@@ -65,13 +65,18 @@ class Run:
         return self.labels == "true" and self.data_mode == "real"
 
     @property
-    def mode_text(self) -> str:
+    def input_text(self) -> str:
+        """Labels and data of the scoring batch, e.g. 'true labels, real data'."""
         data = {"gaussian": "Gaussian data", UNKNOWN: "unknown data"}.get(self.data_mode,
                                                                           "real data")
         if self.data_mode == "real" and self.data not in ("real", ""):
             data = f"real data from {self.data}"
-        return f"{self.labels} labels, {data}" + (
-            "" if self.precision == "fp32" else f", {self.precision} autocast")
+        return f"{self.labels} labels, {data}"
+
+    @property
+    def mode_text(self) -> str:
+        """input_text, plus the precision where it is not the float32 reference."""
+        return self.input_text + ("" if self.precision == "fp32" else f", {self.precision_text}")
 
     @property
     def precision(self) -> str:
@@ -111,7 +116,7 @@ class Run:
     def context(self) -> str:
         """One line saying what every number of this run was computed from."""
         c = {k: UNKNOWN if v is None else v for k, v in asdict(self.config).items()}
-        return (f"scores computed on {display_name(self.dataset)} ({self.mode_text}), "
+        return (f"scores computed on {display_name(self.dataset)} ({self.input_text}), "
                 f"batch {c['batch_size']}, seed {c['seed']}, "
                 f"loss {c['loss']}, BN {c['bn']}, init {c['init']}, "
                 f"device {self.device}, {self.precision_text}; {self.n:,} archs")
