@@ -4,6 +4,7 @@ commit) and how it is written (checked folders, atomic files)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 
 from harness.errors import UserError
+from nasi.precision import cpu_bf16_flags
 
 TEMP_SUFFIX = ".tmp"
 # .<name>.<pid>@<host>.<random>.tmp, as _write_temp names them
@@ -38,10 +40,24 @@ def git_commit() -> str | None:
 
 
 def device_name(device: torch.device | str) -> str:
+    """What ran the numbers: the GPU's name, or the CPU's model, architecture and bfloat16
+    instructions (speeds differ between machines of one name; these decide bf16 runs)."""
     dev = torch.device(device)
     if dev.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(dev)}"
-    return f"cpu:{platform.processor() or platform.machine()}"
+    bf16 = "+".join(cpu_bf16_flags()) or "no bf16 instructions"
+    return f"cpu:{cpu_model()} ({platform.machine()}, {bf16})"
+
+
+@functools.cache
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what the platform says."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def environment(device: torch.device | str = "cpu") -> dict:

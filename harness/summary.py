@@ -176,7 +176,7 @@ def _refuse_unknown(data: dict, cls, source: str) -> None:
 
 
 SEARCH_KIND = "nasi-harness.search"
-SEARCH_FORMAT_VERSION = 1  # search summaries did not change with rank's versions 2 and 3
+SEARCH_FORMAT_VERSION = 2  # 2: outputs (the sha256 of the report.md published with it)
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,7 @@ class SearchSummary:
     optimum: dict
     wall_time_s: float
     exact: dict | None = None  # NASI: the exact-gradient check
+    outputs: dict | None = None  # {"report.md": {"sha256": ...}}: the set it was published with
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(
         timespec="seconds"))
     kind: str = SEARCH_KIND
@@ -208,7 +209,8 @@ class SearchSummary:
                "environment": self.environment, "columns": self.columns, "std": self.std,
                "runs": self.groups[0]["runs"], "stats": self.groups[0]["stats"],
                "groups": self.groups, "paper": self.paper, "paper_source": self.paper_source,
-               "optimum": self.optimum, "wall_time_s": self.wall_time_s, "exact": self.exact}
+               "optimum": self.optimum, "wall_time_s": self.wall_time_s, "exact": self.exact,
+               "outputs": self.outputs}
         return _drop_none(out)
 
     @classmethod

@@ -1,6 +1,6 @@
 """Output sets under faults (issue #15, Storage and Security): planted symbolic links, a full
-disk, concurrent writers with a reader, kill -9 at random points of harness.rank and
-harness.report, and run folders whose ranking and summary disagree."""
+disk, concurrent writers with a reader, kill -9 at random points of harness.rank,
+harness.search and harness.report, and run folders whose ranking and summary disagree."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -226,17 +227,20 @@ def _command(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _kill_at_random_points(args: list[str], check, points: int = 3, seed: int = 15) -> None:
-    """Run ``args`` once (timed), then ``points`` times killed with SIGKILL at a random
-    moment of that duration, calling ``check()`` after each; then once more to the end."""
+def _kill_at_random_points(args: list[str], check, points: int = 3, seed: int = 15,
+                           timing_args: list[str] | None = None, low: float = 0.4) -> None:
+    """Run ``args`` (or ``timing_args``, the same command into another folder) once, timed;
+    then ``points`` times killed with SIGKILL at a random moment of that duration (from
+    ``low`` of it on: Python and torch take a while to start), calling ``check()`` after each;
+    then once more to the end."""
     start = time.monotonic()
-    proc = _command(args)
+    proc = _command(timing_args or args)
     assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
     duration = time.monotonic() - start
     rng = random.Random(seed)
     for _ in range(points):
         proc = _command(args)
-        time.sleep(rng.uniform(0.4, 1.0) * duration)
+        time.sleep(rng.uniform(low, 1.0) * duration)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -274,6 +278,69 @@ def test_kill_rank_and_report(tmp_path):
             assert all(p.stat().st_size > 0 for p in (report / "plots").iterdir())
 
     _kill_at_random_points(args, check_report, points=2)
+
+
+def test_kill_search(tmp_path):
+    """SIGKILL during the searches of harness.search, after k of them finished (k = 0, 1, 2,
+    at a random moment of the next): every per-seed file left is whole, a summary never
+    passes with another run's report, and the rerun equals an uninterrupted run (timings
+    aside), searching again only what was not finished."""
+    from harness.searching.driver import read_summary
+
+    seeds = 4
+
+    def search(out: Path) -> list[str]:
+        return ["harness.search", "--method", "nasi", "--seeds", str(seeds), "--steps", "60",
+                "--width", "4", "--cells", "1", "--batch-size", "8", "--data", "gaussian",
+                "--device", "cpu", "--workers", "1", "--quiet", "--out", str(out)]
+
+    def runs(out: Path) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"}
+                for r in read_summary(out)["runs"]]
+
+    def finished(out: Path) -> list[Path]:
+        return sorted((out / "runs").glob("*.json")) if (out / "runs").is_dir() else []
+
+    out, reference = tmp_path / "run", tmp_path / "reference"
+    proc = _command(search(reference))
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    per_search = max(r["seconds"] for r in read_summary(reference)["runs"])
+    rng = random.Random(15)
+    for k in range(3):
+        proc = _command(search(out))
+        deadline = time.monotonic() + 60
+        while len(finished(out)) < k and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.1, 1.0) * per_search)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        done = finished(out)
+        assert len(done) < seeds, "the kill came after every search had finished"
+        for json_path in done:
+            stored = json.loads(json_path.read_text())  # a JSON file is always whole
+            with open(json_path.with_name(f"{json_path.stem}.trace.npz"), "rb") as f:
+                assert zipfile.is_zipfile(f), json_path  # and its trace beside it
+            assert stored["config"]["seed"] == int(json_path.stem.rsplit("seed", 1)[1])
+    proc = _command(search(out))
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    assert runs(out) == runs(reference)
+    assert leftovers(out) == [] and leftovers(out / "runs") == []
+
+
+def test_search_summary_refuses_a_report_of_another_run(tmp_path):
+    from harness.cli import run as run_cmd
+    from harness.cli.search import main as search_main
+    from harness.searching.driver import read_summary
+
+    out = tmp_path / "s"
+    argv = ["--method", "nasi", "--seeds", "1", "--steps", "2", "--width", "4", "--cells", "1",
+            "--batch-size", "8", "--data", "gaussian", "--device", "cpu", "--quiet",
+            "--out", str(out)]
+    assert run_cmd(search_main, argv) == 0
+    assert read_summary(out)["outputs"]["report.md"]["sha256"]
+    (out / "report.md").write_text((out / "report.md").read_text() + "edited\n")
+    with pytest.raises(UserError, match="mixes two runs"):
+        read_summary(out)
 
 
 def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path):

@@ -10,6 +10,8 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
+import signal
 import sqlite3
 import sys
 
@@ -24,7 +26,7 @@ from harness.scoring import engine
 from harness.scoring.cache import ScoreCache
 from harness.scoring.engine import EngineStats, class_representatives, score_archs
 from harness.scoring.executors import RayExecutor
-from harness.scoring.ray_support import RAY_MISSING, import_ray
+from harness.scoring.ray_support import RAY_MISSING, DeferredSignals, import_ray
 from nasi.scoring import ScoreConfig
 from nasi.space import Arch
 
@@ -239,3 +241,43 @@ def test_plugin_score_from_a_session_runs_as_ray_tasks(tmp_path):
                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(root)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "RAY True False ray" in done.stdout, done.stdout + done.stderr[-2000:]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, frame):
+    raise _Stop(signum)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_deferred_signals_act_only_at_a_check(sig):
+    """Inside the context a signal is noted, not raised (Ray's client code is never interrupted
+    mid-call); check() then runs the handler installed before, which is back on exit."""
+    previous = signal.signal(sig, _raise_stop)
+    try:
+        with DeferredSignals() as signals:
+            os.kill(os.getpid(), sig)
+            for _ in range(100):  # the handler runs between bytecodes: give it some
+                sum(range(100))
+            with pytest.raises(_Stop):
+                signals.check()
+            signals.check()  # nothing noted any more
+        assert signal.getsignal(sig) is _raise_stop
+        with pytest.raises(_Stop):
+            os.kill(os.getpid(), sig)
+            for _ in range(100):
+                sum(range(100))
+    finally:
+        signal.signal(sig, previous)
+
+
+def test_deferred_signal_noted_in_the_last_call_is_acted_on_at_exit():
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        with pytest.raises(_Stop), DeferredSignals():
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is _raise_stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)

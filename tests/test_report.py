@@ -119,6 +119,8 @@ def test_report_contents(report_dir, runs):
                    "NTK [TE-NAS, NASI]", "Cross-dataset transfer", "Label- and data-agnostic",
                    "Pearson r (log10)", "(size baseline)", "plots/transfer__nasi.png"):
         assert needle in md, needle
+    # a Gaussian batch's labels are drawn uniformly whatever --labels said (nasi.data)
+    assert "true labels, Gaussian" not in md and "random labels, Gaussian data" in md
     summary = json.loads((report_dir / "summary.json").read_text())
     assert summary["kind"] == "nasi-harness.report"
     assert summary["analysis"]["bootstrap"]["resamples"] == 20

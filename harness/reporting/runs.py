@@ -71,7 +71,10 @@ class Run:
                                                                           "real data")
         if self.data_mode == "real" and self.data not in ("real", ""):
             data = f"real data from {self.data}"
-        return f"{self.labels} labels, {data}"
+        # Gaussian batches have no true labels: theirs are drawn uniformly, whatever --labels
+        # said (nasi.data; the summary's data_description.label_source says so too)
+        labels = "random" if self.data_mode == "gaussian" else self.labels
+        return f"{labels} labels, {data}"
 
     @property
     def mode_text(self) -> str:

@@ -36,6 +36,7 @@ from harness.errors import UserError, user_error_types
 from harness.scoring.local_pool import cpu_threads, kill_pool, spawn_pool, usable_cores
 from harness.scoring.ray_support import (
     RAY_DEVICES,
+    DeferredSignals,
     import_ray,
     one_line,
     start_ray,
@@ -45,6 +46,7 @@ from harness.scoring.shipping import CannotShip, pack_scores, run_with_scores, w
 
 Job = object
 JobFn = Callable[[Job, object, str], object]
+SIGNAL_POLL_S = 0.5  # how long a signal may wait for the next Ray call to return
 IN_FLIGHT_PER_SLOT = 2  # queued jobs per slot: slots never idle, little work lost with a node
 
 
@@ -243,25 +245,30 @@ class RayExecutor(Executor):
         shared_ref = ray.put(shared)
         pack = pack_scores()  # Ray pickles with cloudpickle: __main__ scores travel by value
         queue, pending, failures, submitted = iter(jobs), [], [], 0
-        try:
-            while True:
-                for job in itertools.islice(queue, IN_FLIGHT_PER_SLOT * slots - len(pending)):
-                    pending.append(task.remote(fn, job, shared_ref, device, pack))
-                    submitted += 1
-                if not pending:
-                    break
-                ready, pending = ray.wait(pending, num_returns=1)
-                try:
-                    out = ray.get(ready[0])
-                except ray.exceptions.RayError as exc:  # failed after its retries
-                    failures.append(exc)
-                    continue
-                if isinstance(out, _BadInput):
-                    raise out.error
-                yield out
-        finally:
-            for ref in pending:  # on an error or Ctrl-C: stop what is still queued
-                ray.cancel(ref)
+        with DeferredSignals() as signals:  # Ctrl-C / SIGTERM act between Ray calls
+            try:
+                while True:
+                    signals.check()
+                    for job in itertools.islice(queue,
+                                                IN_FLIGHT_PER_SLOT * slots - len(pending)):
+                        pending.append(task.remote(fn, job, shared_ref, device, pack))
+                        submitted += 1
+                    if not pending:
+                        break
+                    ready, pending = ray.wait(pending, num_returns=1, timeout=SIGNAL_POLL_S)
+                    if not ready:
+                        continue
+                    try:
+                        out = ray.get(ready[0])
+                    except ray.exceptions.RayError as exc:  # failed after its retries
+                        failures.append(exc)
+                        continue
+                    if isinstance(out, _BadInput):
+                        raise out.error
+                    yield out
+            finally:
+                if pending and not self._started:  # a cluster we started goes down in close()
+                    _cancel(ray, pending)
         if failures:
             n = self.max_retries
             raise RuntimeError(
@@ -271,9 +278,23 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         if self._started and self._ray is not None:
-            self._ray.shutdown()
+            with DeferredSignals():  # a second SIGTERM does not break the shutdown
+                self._ray.shutdown()
         stop_reaper(self._reaper)
         self._ray, self._started, self._reaper = None, False, None
+
+
+def _cancel(ray, refs: list) -> None:
+    """On an error or Ctrl-C on a cluster that outlives this run: stop the tasks still queued
+    or running (best effort: a task that has just finished is not an error here). Not done on
+    a cluster this process started: its shutdown stops them, and Ray 2.60 can abort the driver
+    when a cancel races a task's completion (``task_manager.cc``: "Tried to complete task that
+    was not pending", seen after SIGTERM)."""
+    for ref in refs:
+        try:
+            ray.cancel(ref)
+        except Exception:  # noqa: BLE001 - stopping is best effort; the original error matters
+            pass
 
 
 @dataclass

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 
 from harness.errors import UserError
 from harness.scoring.local_pool import usable_cores
@@ -42,13 +43,8 @@ def start_ray(ray, address: str | None, num_cpus: int | None = None):
     """:func:`_start_ray`, keeping this process's SIGTERM and SIGINT handlers: ray.init
     installs a native SIGTERM handler that aborts the process (exit 134, nothing cleaned
     up) where the command lines stop cleanly (exit 143, Ray shut down)."""
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with DeferredSignals():  # restores the handlers ray.init replaced
         return _start_ray(ray, address, num_cpus)
-    finally:
-        for sig, handler in handlers.items():
-            if handler is not None:
-                signal.signal(sig, handler)
 
 
 def _start_ray(ray, address: str | None, num_cpus: int | None = None):
@@ -108,3 +104,53 @@ def one_line(exc: BaseException) -> str:
         exc = cause
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+class DeferredSignals:
+    """SIGTERM and SIGINT held back while Ray's client code runs, acted on at safe points.
+
+    A Python signal handler runs between two bytecodes of the main thread, and the command
+    lines' handlers raise. Raised inside Ray's client (``ray.wait``, ``ray.get``, ``ray.cancel``
+    and their callbacks), the exception can leave Ray's core worker inconsistent: seen once as
+    a fatal check in ``task_manager.cc`` and a process that took minutes to exit with code 1
+    instead of 143. Inside this context the handlers only note the signal; :meth:`check`
+    (called by the executor between two Ray calls) runs the handler that was installed before,
+    so the command stops where Ray is in a known state. Only the main thread can set handlers;
+    elsewhere this does nothing.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self._previous: dict = {}
+        self._pending: list[int] = []
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum, frame):
+        self._pending.append(signum)
+
+    def check(self) -> None:
+        """Act on a signal noted so far, as the handler installed before would have."""
+        if not self._pending:
+            return
+        signum = self._pending.pop(0)
+        handler = self._previous.get(signum)
+        if callable(handler):
+            handler(signum, None)
+        elif handler == signal.SIG_DFL:  # no handler of our own: behave as the default would
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + signum)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            if handler is not None:  # None: a handler not set from Python, cannot be restored
+                signal.signal(sig, handler)
+        if exc[0] is None:
+            self.check()  # a signal noted during the last Ray call is not lost
+        return False

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks.published import NASI_SEARCH_NOTE, SEARCH_RESULTS
+from harness.errors import UserError
 from harness.progress import Progress
-from harness.provenance import json_clean, write_set
+from harness.provenance import fingerprint, json_clean, write_set
 from harness.reporting.markdown import md_table
 from harness.searching.common import (
     COLUMN_TITLES,
@@ -19,7 +20,7 @@ from harness.searching.common import (
     optimum,
     stats,
 )
-from harness.summary import SearchSummary
+from harness.summary import SearchSummary, SummaryError
 
 Done = dict[tuple[str, int], tuple[dict, object]]
 
@@ -119,9 +120,12 @@ def summary_of(config: dict, groups: list[dict], truth, device,
 def publish(out: Path, summary: SearchSummary, render: Callable[[dict], str],
             quiet: bool) -> dict:
     """Write report.md and summary.json as one set (both staged, then renamed, summary
-    last: a full disk publishes neither); print the headline."""
+    last: a full disk publishes neither; the summary holds the report's sha256, so a reader
+    can tell a mix of two generations, see :func:`read_summary`); print the headline."""
     data = json_clean(summary.to_json())
-    write_set(out, {"report.md": render(data),
+    report = render(data)
+    data["outputs"] = {"report.md": {"sha256": fingerprint(report)}}
+    write_set(out, {"report.md": report,
                     "summary.json": json.dumps(data, indent=2, allow_nan=False) + "\n"})
     if not quiet:
         st = data["stats"]
@@ -178,3 +182,25 @@ def groups_note(summary: dict) -> list[str]:
             "evaluated on all three datasets. CIFAR-100 and ImageNet16-120 have no embedded "
             "real images: a direct search on them uses the data named in the row (gaussian = "
             "i.i.d. N(0,1) inputs with uniformly random labels).", ""]
+
+
+def read_summary(out: Path) -> dict:
+    """The summary.json of a ``harness.search`` folder, checked against the report.md beside
+    it (summaries of format 2 on): a UserError when they come from different runs."""
+    path = Path(out) / "summary.json"
+    try:
+        data = json.loads(path.read_text())
+        SearchSummary.from_json(data, str(path))
+    except (OSError, ValueError, SummaryError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    expected = (data.get("outputs") or {}).get("report.md", {}).get("sha256")
+    if expected is not None:
+        try:
+            found = fingerprint((Path(out) / "report.md").read_bytes())
+        except OSError:
+            found = None
+        if found != expected:
+            raise UserError(f"{out}: report.md is not the one summary.json was published with "
+                            "(the folder mixes two runs or a write was interrupted); rerun "
+                            "python -m harness.search into it (finished searches are reused)")
+    return data

@@ -25,6 +25,7 @@ import sys
 
 from harness.reporting.markdown import md_table
 from harness.searching.common import COLUMN_TITLES, EVAL_COLUMNS, fmt, stats
+from harness.searching.driver import read_summary
 from nasi.blackbox import BlackBoxConfig
 from nasi.table_search import table_blackbox
 from studies.paths import SEARCH_REPORTS as HERE
@@ -124,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if not args.skip_real:
         run_real(args.workers)
-    real = {n: json.loads((OUT / n / "summary.json").read_text()) for n in REAL_RUNS}
-    nasi = {n: json.loads((HERE / n / "summary.json").read_text()) for n in NASI_RUNS}
+    real = {n: read_summary(OUT / n) for n in REAL_RUNS}  # each checked against its report
+    nasi = {n: read_summary(HERE / n) for n in NASI_RUNS}
     exact = exact_rows()
     (HERE / "leaderboard.json").write_text(json.dumps(
         {"real": {n: {"stats": s["stats"], "groups": [{k: g[k] for k in (
