@@ -155,14 +155,18 @@ class RunSummary:
 
     @classmethod
     def read(cls, path: Path) -> RunSummary:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SummaryError(f"cannot read {path}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise SummaryError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") \
-                from None
-        return cls.from_json(data, str(path))
+        return cls.from_json(read_json(path), str(path))
+
+
+def read_json(path: Path) -> Any:
+    """A summary file's JSON, or a one-line SummaryError saying why it cannot be read."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SummaryError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise SummaryError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") \
+            from None
 
 
 def _drop_none(d: dict) -> dict:

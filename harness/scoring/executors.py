@@ -24,6 +24,7 @@ imported in the worker, scores defined in ``__main__`` travel by value.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -291,10 +292,8 @@ def _cancel(ray, refs: list) -> None:
     when a cancel races a task's completion (``task_manager.cc``: "Tried to complete task that
     was not pending", seen after SIGTERM)."""
     for ref in refs:
-        try:
+        with contextlib.suppress(Exception):  # best effort: the original error matters
             ray.cancel(ref)
-        except Exception:  # noqa: BLE001 - stopping is best effort; the original error matters
-            pass
 
 
 @dataclass

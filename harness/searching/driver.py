@@ -20,7 +20,7 @@ from harness.searching.common import (
     optimum,
     stats,
 )
-from harness.summary import SearchSummary, SummaryError
+from harness.summary import SearchSummary, read_json
 
 Done = dict[tuple[str, int], tuple[dict, object]]
 
@@ -188,11 +188,8 @@ def read_summary(out: Path) -> dict:
     """The summary.json of a ``harness.search`` folder, checked against the report.md beside
     it (summaries of format 2 on): a UserError when they come from different runs."""
     path = Path(out) / "summary.json"
-    try:
-        data = json.loads(path.read_text())
-        SearchSummary.from_json(data, str(path))
-    except (OSError, ValueError, SummaryError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+    data = read_json(path)
+    SearchSummary.from_json(data, str(path))  # refuses what is not a search summary
     expected = (data.get("outputs") or {}).get("report.md", {}).get("sha256")
     if expected is not None:
         try:

@@ -83,7 +83,8 @@ def render(real: dict, nasi: dict, exact: list[dict]) -> str:
              f"{d['environment']['device_name']} (one torch thread per search, two searches "
              "side by side on the 2-core CPU), networks scored. The NASI rows' costs come from "
              "their own runs (git hash in the row), made in other sessions whose CPU may differ "
-             "(the environment records only `cpu:x86_64`): compare costs within one run only.",
+             "(runs made before the CPU model was recorded name only `cpu:x86_64`): compare "
+             "costs within one run only.",
              "", "## Real searches", ""]
     rows = [[p["method"], p["cost"], *[f"{p[c]['mean']:.2f} ± {p[c]['std']:.2f}"
                                        for c in EVAL_COLUMNS]] for p in d["paper"]]
